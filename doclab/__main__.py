@@ -1,0 +1,3 @@
+from doclab.cli import main
+
+raise SystemExit(main())

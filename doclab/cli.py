@@ -1,0 +1,58 @@
+"""The thin command line: `python -m doclab up|down|status|env|check|reap`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from doclab.errors import DoclabError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m doclab", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="install if needed and start the lab daemon, the registry and the base images")
+    up.add_argument("--quiet", action="store_true", help="no progress bars, only errors and the summary line")
+    up.add_argument("--workers", type=int, default=0, metavar="N", help="also start N isolated worker daemons")
+
+    down = sub.add_parser("down", help="stop the lab daemons and the registry")
+    down.add_argument("--purge", action="store_true", help="also delete the lab's state (images, registry data)")
+
+    sub.add_parser("status", help="show the lab; exit non-zero when any part is down")
+
+    env = sub.add_parser("env", help="print `export DOCKER_HOST=...` for the lab daemon")
+    env.add_argument("--worker", type=int, default=0, metavar="N", help="the worker daemon to point at (0 = main)")
+
+    check = sub.add_parser("check", help="run the examples and verify their output")
+    check.add_argument("paths", nargs="*", default=["snippets"], help="example files or folders (default: snippets)")
+    check.add_argument("--update", action="store_true", help="rewrite the recorded output from a live run")
+    check.add_argument("--no-cache", action="store_true", help="run every example, even unchanged ones")
+    check.add_argument("--jobs", type=int, default=1, metavar="N", help="run on N isolated lab daemons in parallel")
+    check.add_argument("--report", default=".doclab/report.json", help="where to write the JSON report")
+    check.add_argument("--quiet", action="store_true", help="only failures and the summary line")
+
+    sub.add_parser("reap", help="remove what a killed check left behind on the lab daemons")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "check":
+            from doclab.engine.commands import cmd_check
+
+            return cmd_check(args)
+        if args.command == "reap":
+            from doclab.engine.commands import cmd_reap
+
+            return cmd_reap(args)
+        from doclab.lab import commands
+
+        return getattr(commands, f"cmd_{args.command}")(args)
+    except DoclabError as error:
+        print(f"doclab: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("doclab: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,46 @@
+"""`python -m doclab check` and `python -m doclab reap`."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from doclab.engine.report import Result
+from doclab.engine.runner import Checker
+
+_STYLE = {"passed": "green", "failed": "bold red", "skipped": "yellow", "cached": "dim"}
+
+
+def _raise_interrupt(signum, frame):  # SIGTERM is handled like Ctrl-C: clean up, then exit
+    raise KeyboardInterrupt
+
+
+def cmd_check(args) -> int:
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+    def show(result: Result) -> None:
+        if result.status == "failed":
+            err.print(result.message, style="bold red", markup=False)
+            if result.detail:
+                err.print(result.detail.rstrip("\n"), markup=False)
+        elif not args.quiet:
+            err.print(f"{result.status:>7}  {result.path}" + (f"  ({result.reason})" if result.reason and result.status != "passed" else ""), style=_STYLE[result.status], markup=False)
+
+    checker = Checker(root=Path("."), use_cache=not args.no_cache, update=args.update, jobs=args.jobs, on_result=show)
+    report = checker.run([Path(p) for p in args.paths])
+    report.write(Path(args.report))
+    print(report.summary_line())
+    if report.results == []:
+        print("doclab: no examples found in " + " ".join(args.paths), file=sys.stderr)
+        return 1
+    return 0 if report.ok else 1
+
+
+def cmd_reap(args) -> int:
+    removed = Checker(root=Path(".")).reap()
+    print(f"doclab: reaped {len(removed)} leftover resource(s)" if removed else "doclab: nothing to reap")
+    return 0

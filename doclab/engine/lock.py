@@ -1,0 +1,37 @@
+"""One check at a time per daemon: a second run waits and says so."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import sys
+from pathlib import Path
+
+
+class DaemonLock:
+    def __init__(self, directory: Path, docker_host: str, quiet: bool = False):
+        directory.mkdir(parents=True, exist_ok=True)
+        self.path = directory / f"{hashlib.sha1(docker_host.encode()).hexdigest()[:12]}.lock"
+        self.docker_host = docker_host
+        self.quiet = quiet
+        self._fd: int | None = None
+
+    def __enter__(self) -> DaemonLock:
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(self._fd, 32, 0).decode(errors="replace").strip() or "?"
+            print(f"doclab: another check (pid {holder}) is using {self.docker_host}; waiting for it to finish", file=sys.stderr)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        os.ftruncate(self._fd, 0)
+        os.pwrite(self._fd, str(os.getpid()).encode(), 0)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None

@@ -1,0 +1,525 @@
+"""The checker: run each example against a daemon, compare its output, clean up, cache, report."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import socket
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+import requests
+from docker.errors import APIError, DockerException, ImageNotFound
+
+from doclab.engine import policy
+from doclab.engine.cache import ResultCache, cache_key
+from doclab.engine.example import Example, discover, load_example
+from doclab.engine.ledger import Journal, Snapshot, cleanup
+from doclab.engine.lock import DaemonLock
+from doclab.engine.normalize import drift_diff, matches
+from doclab.engine.process import ExampleProcess, ProcessOutcome, scrubbed_env
+from doclab.engine.report import Report, Result, now_iso
+from doclab.engine.shell import run_shell
+from doclab.engine.subcommands import python_subcommands, shell_subcommands
+from doclab.engine.transcript import parse_transcript, render_transcript
+from doclab.errors import DaemonUnavailable, DoclabError
+
+TAIL_LINES = 15
+
+
+def state_dir() -> Path:
+    try:
+        from doclab import lab
+
+        return lab.state_dir()
+    except (ImportError, AttributeError):
+        default = "/var/lib/doclab" if os.geteuid() == 0 else str(Path.home() / ".local/state/doclab")
+        return Path(os.environ.get("DOCLAB_STATE", default))
+
+
+def default_docker_host() -> str:
+    if os.environ.get("DOCKER_HOST"):
+        return os.environ["DOCKER_HOST"]
+    try:
+        from doclab import lab
+
+        return lab.docker_host(0)
+    except (ImportError, AttributeError):
+        return "unix:///run/doclab/0/docker.sock"
+
+
+def base_images() -> list[str]:
+    try:
+        from doclab import lab
+
+        return list(lab.base_images())
+    except (ImportError, AttributeError):
+        return ["busybox:latest", "debian:bookworm-slim", "python:3.11-slim", "nginx:latest", "hello-world:latest"]
+
+
+def registry_address() -> str:
+    try:
+        from doclab import lab
+
+        return lab.registry_address()
+    except (ImportError, AttributeError):
+        return "127.0.0.1:" + os.environ.get("DOCLAB_REGISTRY_PORT", "5000")
+
+
+def connect(docker_host: str, timeout: int = 60) -> docker.DockerClient:
+    return docker.DockerClient(base_url=docker_host, timeout=timeout, version="auto")
+
+
+def probe(docker_host: str) -> str:
+    """The daemon's version, or DaemonUnavailable with one line saying what to do."""
+    try:
+        client = docker.DockerClient(base_url=docker_host, timeout=5, version="auto")
+        version = client.version()["Version"]
+        client.close()
+        return version
+    except (DockerException, requests.RequestException, OSError) as error:
+        reason = _short_reason(error)
+        raise DaemonUnavailable(
+            f"no Docker daemon at {docker_host} ({reason}): start the lab with `make lab` "
+            "(python -m doclab up) or point DOCKER_HOST at a running daemon"
+        ) from None
+
+
+def _short_reason(error: BaseException) -> str:
+    text = str(error)
+    for needle in ("No such file or directory", "Connection refused", "Permission denied", "timed out"):
+        if needle in text:
+            return needle.lower()
+    return text.splitlines()[0][:160] if text else type(error).__name__
+
+
+def registry_answers(address: str) -> bool:
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+@dataclass
+class DaemonContext:
+    docker_host: str
+    client: docker.DockerClient
+    version: str
+    process: ExampleProcess | None = None
+    gone: bool = False
+
+
+@dataclass
+class Checker:
+    root: Path = Path(".")
+    docker_host: str | None = None
+    use_cache: bool = True
+    update: bool = False
+    jobs: int = 1
+    quiet: bool = True
+    hosts: list[str] = field(default_factory=list)
+    on_result: object = None  # callable(Result) for progress display
+
+    def __post_init__(self) -> None:
+        self.docker_host = self.docker_host or default_docker_host()
+        self.cache = ResultCache(self.root / ".doclab" / "cache")
+        self._restorable = set(base_images())
+        self._port_locks: dict[int, threading.Lock] = {}
+        self._port_guard = threading.Lock()
+        self._stopping = threading.Event()
+
+    # -- public API ---------------------------------------------------------
+    def probe(self) -> str:
+        return probe(self.docker_host)
+
+    def daemon_hosts(self) -> list[str]:
+        if self.hosts:
+            return self.hosts
+        env_hosts = [h for h in os.environ.get("DOCLAB_HOSTS", "").split(",") if h]
+        if env_hosts:
+            return env_hosts[: max(self.jobs, 1)] if self.jobs > 1 else env_hosts[:1]
+        if self.jobs <= 1:
+            return [self.docker_host]
+        from doclab import lab
+
+        return [self.docker_host, *lab.worker_hosts(self.jobs - 1)]
+
+    def run(self, paths: list[Path]) -> Report:
+        started = time.monotonic()
+        report = Report(started_at=now_iso())
+        files = discover([Path(p) for p in paths])
+        examples: list[Example] = []
+        for file in files:
+            try:
+                examples.append(load_example(file))
+            except DoclabError as error:
+                report.results.append(self._bad_input(file, str(error)))
+        hosts = self.daemon_hosts()
+        contexts = []
+        for host in hosts:
+            version = probe(host)
+            contexts.append(DaemonContext(host, connect(host), version))
+        report.docker_host = hosts[0]
+        report.daemon_version = contexts[0].version
+
+        work: queue.Queue[Example] = queue.Queue()
+        for example in examples:
+            work.put(example)
+        results: list[Result] = []
+        results_lock = threading.Lock()
+
+        def worker(context: DaemonContext) -> None:
+            with DaemonLock(state_dir() / "locks", context.docker_host):
+                self._reap(context)
+                while not self._stopping.is_set():
+                    try:
+                        example = work.get_nowait()
+                    except queue.Empty:
+                        return
+                    result = self._check_guarded(example, context)
+                    with results_lock:
+                        results.append(result)
+                    if self.on_result:
+                        self.on_result(result)
+
+        threads = [threading.Thread(target=worker, args=(c,), daemon=True) for c in contexts]
+        for thread in threads:
+            thread.start()
+        try:
+            for thread in threads:
+                while thread.is_alive():
+                    thread.join(timeout=0.2)
+        except KeyboardInterrupt:
+            self._stopping.set()
+            for context in contexts:
+                if context.process:
+                    context.process.stop("interrupted (Ctrl-C)")
+            for thread in threads:
+                thread.join(timeout=30)
+            raise
+        finally:
+            for context in contexts:
+                context.client.close()
+
+        report.results.extend(results)
+        report.results.sort(key=lambda r: r.path)
+        report.seconds = time.monotonic() - started
+        report.finished_at = now_iso()
+        return report
+
+    def reap(self) -> list[str]:
+        """Remove what a killed checker left on the daemon(s). Returns what was removed."""
+        removed: list[str] = []
+        for host in self.daemon_hosts():
+            context = DaemonContext(host, connect(host), probe(host))
+            with DaemonLock(state_dir() / "locks", host):
+                removed += self._reap(context)
+        return removed
+
+    # -- one example --------------------------------------------------------
+    def _reap(self, context: DaemonContext) -> list[str]:
+        journal = Journal(state_dir() / "journal", context.docker_host)
+        leftover = journal.leftover()
+        if leftover is None:
+            return []
+        example, before = leftover
+        outcome = cleanup(context.client, before, self._restorable)
+        journal.end()
+        if outcome.removed:
+            print(
+                f"doclab: reaped what an interrupted check of {example} left on {context.docker_host}: "
+                + ", ".join(outcome.removed),
+                file=sys.stderr,
+            )
+        return outcome.removed
+
+    def _bad_input(self, path: Path, message: str) -> Result:
+        kind = {".console": "console", ".py": "python"}.get(path.suffix, "?")
+        line = _line_of(message)
+        return Result(path=_rel(path), kind=kind, status="failed", reason="bad input", line=line, message=message)
+
+    def _check_guarded(self, example: Example, context: DaemonContext) -> Result:
+        if context.gone:
+            return Result(path=_rel(example.path), kind=example.kind, status="skipped",
+                          reason="not run: the daemon went away", message=f"{_rel(example.path)}: not run: the daemon went away")
+        try:
+            return self._check(example, context)
+        except DoclabError as error:
+            return Result(path=_rel(example.path), kind=example.kind, status="failed", reason="error",
+                          line=_line_of(str(error)), message=str(error))
+        except (DockerException, requests.RequestException) as error:
+            if not _daemon_alive(context):
+                context.gone = True
+                return Result(path=_rel(example.path), kind=example.kind, status="failed", reason="daemon went away",
+                              message=f"{_rel(example.path)}: daemon went away ({_short_reason(error)}): run `python -m doclab up` and check again")
+            return Result(path=_rel(example.path), kind=example.kind, status="failed", reason="docker error",
+                          message=f"{_rel(example.path)}: {_short_reason(error)}")
+
+    def _check(self, example: Example, context: DaemonContext) -> Result:
+        rel = _rel(example.path)
+        header = example.header
+        base = Result(path=rel, kind=example.kind, status="failed", daemon=context.docker_host)
+        commands = []
+        if example.kind == "console":
+            commands = parse_transcript(example.body, rel, example.body_start_line)
+            base.commands = [s for c in commands for s in shell_subcommands(c.script)]
+        else:
+            base.commands = python_subcommands(example.text)
+            try:
+                compile(example.text, rel, "exec")
+            except SyntaxError as error:
+                return _failed(base, error.lineno, f"{rel}:{error.lineno}: syntax error: {error.msg}", "syntax error")
+
+        if "internet" in header.needs:
+            base.status, base.reason = "skipped", f"needs internet: {header.reason}"
+            base.message = f"{rel}: skipped: {base.reason}"
+            return base
+
+        violations = [
+            v for v in (
+                [v for c in commands for v in policy.scan_shell(c.script, c.line)]
+                if example.kind == "console"
+                else [policy.Violation(v.rule, v.what, v.line) for v in policy.scan_python(example.text)]
+            )
+            if v.rule not in header.allow
+        ]
+        if violations:
+            first = violations[0]
+            return _failed(base, first.line, f"{rel}:{first.line}: {first.message()}", "refused by policy")
+
+        image_ids = self._ensure_images(example, context)
+        key = cache_key(example.content_hash, header.raw, context.version, image_ids)
+        if self.use_cache and not self.update and (entry := self.cache.get(key)):
+            base.status, base.reason, base.seconds = "cached", "unchanged since it last passed", 0.0
+            base.commands = entry["commands"]
+            return base
+
+        outcome = self._run_isolated(example, commands, context)
+        result = self._evaluate(example, commands, outcome, base, context)
+        if result.status == "passed" and not self.update:
+            self.cache.put(key, rel, result.seconds, result.commands)
+        return result
+
+    def _ensure_images(self, example: Example, context: DaemonContext) -> list[str]:
+        """Pull the header's images from the mirror if missing; return the ids that key the cache."""
+        api = context.client.api
+        wanted = list(example.header.images)
+        for name in self._restorable:
+            if name.split(":")[0] in example.text and name not in wanted:
+                wanted.append(name)
+        ids = []
+        for name in sorted(wanted):
+            ref = name if ":" in name.rsplit("/", 1)[-1] or "@" in name else f"{name}:latest"
+            try:
+                ids.append(f"{ref}={api.inspect_image(ref)['Id']}")
+                continue
+            except ImageNotFound:
+                if name not in example.header.images:
+                    continue
+            repo, _, tag = ref.rpartition(":")
+            try:
+                api.pull(repo, tag=tag)
+                ids.append(f"{ref}={api.inspect_image(ref)['Id']}")
+            except (APIError, requests.RequestException) as error:
+                mirror = registry_address()
+                hint = (
+                    f"the lab registry mirror at {mirror} is not answering: restart it with `python -m doclab up`"
+                    if not registry_answers(mirror)
+                    else f"the mirror at {mirror} does not have it: check `python -m doclab status`"
+                )
+                raise DoclabError(f"{_rel(example.path)}:1: cannot pull {ref} ({_short_reason(error)}); {hint}") from None
+        return ids
+
+    def _run_isolated(self, example: Example, commands, context: DaemonContext):
+        scratch = Path(tempfile.mkdtemp(prefix="doclab-"))
+        workdir, home = scratch / "work", scratch / "home"
+        home.mkdir()
+        if example.fixture_dir.is_dir():
+            shutil.copytree(example.fixture_dir, workdir)
+        else:
+            workdir.mkdir()
+        env = scrubbed_env(home, context.docker_host)
+        journal = Journal(state_dir() / "journal", context.docker_host)
+        before = Snapshot.take(context.client)
+        journal.begin(_rel(example.path), before)
+        ports = sorted(policy.host_ports(example.text))
+        port_locks = [self._port_lock(p) for p in ports]
+        for lock in port_locks:
+            lock.acquire()
+        refusal: list[policy.Violation] = []
+
+        def refuse(violation: policy.Violation) -> None:
+            refusal.append(violation)
+            if context.process:
+                context.process.stop(violation.message())
+
+        try:
+            with policy.CreateWatcher(context.client, workdir, example.header.allow, policy.socket_path(context.docker_host), refuse):
+                if example.kind == "console":
+                    outcome = run_shell(commands, workdir, env, example.header.timeout, lambda p: setattr(context, "process", p))
+                else:
+                    outcome = self._run_python(example, scratch, workdir, env, context)
+        finally:
+            for lock in reversed(port_locks):
+                lock.release()
+            context.process = None
+            if _daemon_alive(context):
+                cleaned = cleanup(context.client, before, self._restorable)
+                journal.end()
+            else:
+                context.gone = True
+                cleaned = None
+            shutil.rmtree(scratch, ignore_errors=True)
+        return outcome, refusal, cleaned
+
+    def _run_python(self, example: Example, scratch: Path, workdir: Path, env: dict, context: DaemonContext):
+        source_copy = scratch / "source.py"
+        source_copy.write_text(example.text)
+        result_file = scratch / "result.json"
+        pythonpath = str(Path(__file__).resolve().parents[2])
+        process = ExampleProcess(
+            [sys.executable, "-m", "doclab.engine.pyworker", str(source_copy), str(result_file)],
+            workdir,
+            env | {"PYTHONPATH": pythonpath, "PYTHONDONTWRITEBYTECODE": "1"},
+            example.header.timeout,
+        )
+        context.process = process
+        outcome = process.run()
+        try:
+            data = json.loads(result_file.read_text())
+        except (OSError, ValueError):
+            data = None
+        return outcome, data
+
+    def _port_lock(self, port: int) -> threading.Lock:
+        with self._port_guard:
+            return self._port_locks.setdefault(port, threading.Lock())
+
+    # -- verdicts -----------------------------------------------------------
+    def _evaluate(self, example: Example, commands, run, base: Result, context: DaemonContext) -> Result:
+        outcome, refusal, cleaned = run
+        rel = base.path
+        process: ProcessOutcome = outcome.process if example.kind == "console" else outcome[0]
+        base.seconds = process.seconds
+        if refusal:
+            first = refusal[0]
+            return _failed(base, None, f"{rel}: {first.message()} (seen in the container the daemon created)", "refused by policy")
+        if cleaned is None:
+            return _failed(base, None, f"{rel}: daemon went away during the example: run `python -m doclab up` and check again", "daemon went away")
+        if example.kind == "console":
+            result = self._evaluate_shell(example, commands, outcome, base)
+        else:
+            result = self._evaluate_python(example, outcome, base)
+        if result.status == "passed" and cleaned.problems:
+            return _failed(result, None, f"{rel}: could not clean up after the example: " + "; ".join(cleaned.problems), "cleanup failed")
+        return result
+
+    def _evaluate_shell(self, example: Example, commands, outcome, base: Result) -> Result:
+        rel, header, process = base.path, example.header, outcome.process
+        index = max(outcome.last_started, 0)
+        command = commands[min(index, len(commands) - 1)]
+        where = f"{rel}:{command.line}: $ {command.display}"
+        tail = _tail(outcome.outputs[-1] if outcome.outputs else process.output)
+        if process.timed_out:
+            return _failed(base, command.line, f"{where} -> timed out after {header.timeout}s (killed)", "timeout", tail)
+        if process.capped:
+            return _failed(base, command.line, f"{where} -> output exceeded {1024} KiB; stopped (output capped)", "output capped", tail)
+        if process.interrupted_by:
+            return _failed(base, command.line, f"{where} -> {process.interrupted_by}", "interrupted", tail)
+        expected_failure = header.exit != 0
+        if outcome.finished:
+            if expected_failure:
+                last = commands[-1]
+                return _failed(base, last.line, f"{rel}:{last.line}: $ {last.display} -> exit 0, but the header expects exit {header.exit}", "unexpected success")
+        elif not (expected_failure and index == len(commands) - 1 and process.returncode == header.exit):
+            return _failed(base, command.line, f"{where} -> exit {process.returncode}", "command failed", tail)
+
+        outputs = outcome.outputs
+        if self.update:
+            new_text = render_transcript(header.raw, commands, outputs)
+            if new_text != example.text:
+                example.path.write_text(new_text)
+                base.reason = "recorded"
+            base.status = "passed"
+            return base
+        diffs = []
+        first_line = None
+        for command, actual in zip(commands, outputs, strict=False):
+            if not matches(command.expected, actual):
+                first_line = first_line or command.line
+                diffs.append(drift_diff(command.expected, actual, f"{rel}:{command.line}: $ {command.display}"))
+        if diffs:
+            return _failed(base, first_line, f"{rel}:{first_line}: output drift: the live output differs from the recording (run with --update to re-record)", "output drift", "".join(diffs))
+        base.status = "passed"
+        return base
+
+    def _evaluate_python(self, example: Example, outcome, base: Result) -> Result:
+        process, data = outcome
+        rel = base.path
+        if process.timed_out:
+            return _failed(base, None, f"{rel}: timed out after {example.header.timeout}s (killed)", "timeout", _tail(process.output))
+        if process.capped:
+            return _failed(base, None, f"{rel}: output exceeded 1024 KiB; stopped (output capped)", "output capped", _tail(process.output))
+        if process.interrupted_by:
+            return _failed(base, None, f"{rel}: {process.interrupted_by}", "interrupted")
+        if data is None:
+            return _failed(base, None, f"{rel}: the example process died (exit {process.returncode})", "crashed", _tail(process.output))
+        if data["error"]:
+            line = data.get("line")
+            return _failed(base, line, f"{rel}:{line or 1}: {data['error']}", "exception", data.get("traceback", ""))
+        new_source = data["new_source"]
+        if new_source is None or matches(example.text, new_source):
+            base.status = "passed"
+            return base
+        if self.update:
+            example.path.write_text(new_source)
+            base.status, base.reason = "passed", "recorded"
+            return base
+        line = _first_difference(example.text, new_source)
+        return _failed(base, line, f"{rel}:{line}: output drift: the printed output differs from the `#>` comments (run with --update to re-record)", "output drift", drift_diff(example.text, new_source, rel))
+
+
+def _failed(result: Result, line: int | None, message: str, reason: str, detail: str = "") -> Result:
+    result.status, result.line, result.message, result.reason, result.detail = "failed", line, message, reason, detail
+    return result
+
+
+def _daemon_alive(context: DaemonContext) -> bool:
+    try:
+        context.client.api.ping()
+        return True
+    except (DockerException, requests.RequestException, OSError):
+        return False
+
+
+def _tail(text: str) -> str:
+    return "\n".join(text.rstrip("\n").splitlines()[-TAIL_LINES:])
+
+
+def _first_difference(old: str, new: str) -> int:
+    for number, (a, b) in enumerate(zip(old.splitlines(), new.splitlines()), start=1):
+        if a != b:
+            return number
+    return min(len(old.splitlines()), len(new.splitlines())) + 1
+
+
+def _line_of(message: str) -> int | None:
+    parts = message.split(":")
+    return int(parts[1]) if len(parts) > 2 and parts[1].isdigit() else None
+
+
+def _rel(path: Path | str) -> str:
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
