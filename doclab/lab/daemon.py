@@ -1,0 +1,241 @@
+"""One dedicated lab dockerd: its own socket, data-root, exec-root, pidfile, bridge and config file."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+from contextlib import closing
+from pathlib import Path
+
+import docker
+import docker.errors
+import requests
+
+from doclab.errors import DoclabError
+from doclab.lab import network, processes, registry
+from doclab.lab.engine_install import find_program
+from doclab.lab.paths import DaemonPaths
+
+START_TIMEOUT = 60
+
+
+def client(daemon: DaemonPaths, timeout: int = 120) -> docker.DockerClient:
+    return docker.DockerClient(base_url=daemon.host, timeout=timeout)
+
+
+def config(daemon: DaemonPaths) -> dict:
+    settings = {
+        "hosts": [daemon.host],
+        "data-root": str(daemon.data_root),
+        "exec-root": str(daemon.exec_root),
+        "pidfile": str(daemon.pidfile),
+        "bridge": daemon.bridge,
+        "iptables": False,  # see doclab/lab/network.py
+        "ip-forward": False,  # we set it ourselves, once
+        "default-address-pools": [{"base": daemon.pool_net, "size": 24}],
+        "registry-mirrors": [f"http://{registry.address()}"],
+        "storage-driver": "overlay2",
+        "mtu": network.default_route_mtu(),
+        # Separate containerd namespaces keep daemons apart if they ever share a system containerd.
+        "containerd-namespace": daemon.namespace,
+        "containerd-plugins-namespace": f"{daemon.namespace}-plugins",
+        "cgroup-parent": daemon.namespace,
+    }
+    if daemon.extra_config_file.exists():
+        try:
+            settings.update(json.loads(daemon.extra_config_file.read_text()))
+        except ValueError as error:
+            raise DoclabError(
+                f"{daemon.extra_config_file} is not valid JSON: {error}"
+            ) from None
+    return settings
+
+
+def pid(daemon: DaemonPaths) -> int | None:
+    """The pid of this lab daemon if it is alive and really is our dockerd."""
+    found = processes.read_pidfile(daemon.pidfile)
+    if (
+        found
+        and processes.is_alive(found)
+        and str(daemon.config_file) in processes.cmdline(found)
+    ):
+        return found
+    return None
+
+
+def answers(daemon: DaemonPaths) -> bool:
+    if not daemon.socket.exists():
+        return False
+    try:
+        with closing(client(daemon, timeout=3)) as api:
+            return api.ping()
+    except (docker.errors.DockerException, requests.RequestException, OSError):
+        return False
+
+
+def is_running(daemon: DaemonPaths) -> bool:
+    return pid(daemon) is not None and answers(daemon)
+
+
+def version(daemon: DaemonPaths) -> str:
+    with closing(client(daemon, timeout=5)) as api:
+        return api.version()["Version"]
+
+
+def ensure_running(daemon: DaemonPaths) -> bool:
+    """Starts the daemon unless it already answers. Returns True when it had to start it."""
+    if is_running(daemon):
+        return False
+    living = pid(daemon)
+    if living:  # ours, alive, but deaf: give it a few seconds, then replace it
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if answers(daemon):
+                return False
+            time.sleep(0.5)
+        stop(daemon)
+    _clear_stale(daemon)
+    network.ensure_bridge(daemon)
+    network.ensure_rules(daemon)
+    program = find_program("dockerd")
+    if program is None:
+        raise DoclabError("dockerd is not installed: apt-get install -y docker.io")
+    for folder in (daemon.home, daemon.data_root, daemon.run):
+        folder.mkdir(parents=True, exist_ok=True)
+    daemon.config_file.write_text(json.dumps(config(daemon), indent=2) + "\n")
+    log_start = daemon.log_file.stat().st_size if daemon.log_file.exists() else 0
+    with daemon.log_file.open("ab") as log:
+        process = subprocess.Popen(
+            [program, "--config-file", str(daemon.config_file)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise DoclabError(
+                f"lab daemon {daemon.worker} failed to start (exit {process.returncode}): "
+                f"{log_tail(daemon, log_start)} (log: {daemon.log_file})"
+            )
+        if answers(daemon):
+            return True
+        time.sleep(0.2)
+    raise DoclabError(
+        f"lab daemon {daemon.worker} did not answer within {START_TIMEOUT} s: {log_tail(daemon, log_start)}"
+    )
+
+
+def log_tail(daemon: DaemonPaths, start: int = 0, lines: int = 3) -> str:
+    try:
+        with daemon.log_file.open("rb") as log:
+            log.seek(start)
+            text = log.read().decode(errors="replace")
+    except OSError:
+        return "no log"
+    messages = []
+    for line in text.splitlines():
+        match = re.search(r'msg="((?:[^"\\]|\\.)*)"', line)
+        message = match.group(1) if match else line.strip()
+        if message:
+            messages.append(message)
+    return " | ".join(messages[-lines:]) or "empty log"
+
+
+def _clear_stale(daemon: DaemonPaths) -> None:
+    """Leftovers of a daemon that died: its pidfile, socket, containerd and shims."""
+    _kill_leftovers(daemon)
+    daemon.pidfile.unlink(missing_ok=True)
+    daemon.socket.unlink(missing_ok=True)
+    # dockerd waits forever for a containerd whose pid is still a zombie (hosts whose
+    # pid 1 does not reap orphans), so a dead containerd's pidfile has to go.
+    containerd_pidfile = daemon.exec_root / "containerd" / "containerd.pid"
+    containerd = processes.read_pidfile(containerd_pidfile)
+    if containerd is None or not processes.is_alive(containerd):
+        containerd_pidfile.unlink(missing_ok=True)
+
+
+def _kill_leftovers(daemon: DaemonPaths) -> None:
+    # containerd and the shims name the exec-root or the namespace on their command
+    # line; docker-proxy names the container address, which lies in our subnets.
+    own = processes.pids_whose_cmdline_contains(
+        str(daemon.exec_root), f"-namespace {daemon.namespace} "
+    )
+    own += [
+        p
+        for p in processes.pids_whose_cmdline_contains("docker-proxy")
+        if _proxy_is_ours(p, daemon)
+    ]
+    own += _cgroup_pids(daemon)
+    processes.terminate(sorted(set(own)), timeout=5)
+
+
+def _proxy_is_ours(pid: int, daemon: DaemonPaths) -> bool:
+    import ipaddress
+
+    args = processes.cmdline(pid)
+    if "-container-ip" not in args:
+        return False
+    try:
+        ip = ipaddress.ip_address(args[args.index("-container-ip") + 1])
+    except (IndexError, ValueError):
+        return False
+    return any(
+        ip in ipaddress.ip_network(net) for net in (daemon.bridge_net, daemon.pool_net)
+    )
+
+
+def _cgroup_pids(daemon: DaemonPaths) -> list[int]:
+    """Processes of containers of this daemon (cgroup-parent = the daemon's namespace)."""
+    pids = set()
+    for root in Path("/sys/fs/cgroup").glob(f"*/{daemon.namespace}"):
+        for procs in root.rglob("cgroup.procs"):
+            try:
+                pids.update(int(x) for x in procs.read_text().split())
+            except OSError:
+                continue
+    unified = Path("/sys/fs/cgroup") / daemon.namespace
+    if unified.is_dir():
+        for procs in unified.rglob("cgroup.procs"):
+            try:
+                pids.update(int(x) for x in procs.read_text().split())
+            except OSError:
+                continue
+    return sorted(pids)
+
+
+def stop(daemon: DaemonPaths) -> None:
+    """Kills the containers, stops dockerd (SIGTERM, wait, SIGKILL) and anything it left behind."""
+    found = pid(daemon)
+    if found and answers(daemon):
+        try:
+            with closing(client(daemon, timeout=20)) as api:
+                for container in api.containers.list():
+                    try:
+                        container.kill()
+                    except docker.errors.APIError:
+                        pass
+        except (docker.errors.DockerException, requests.RequestException):
+            pass
+    if found:
+        processes.terminate([found], timeout=20)
+    _kill_leftovers(daemon)
+    unmount_under(daemon.exec_root)
+    unmount_under(daemon.data_root)
+    daemon.pidfile.unlink(missing_ok=True)
+    daemon.socket.unlink(missing_ok=True)
+
+
+def unmount_under(folder: Path) -> None:
+    """Unmounts (lazily, deepest first) whatever is still mounted below `folder`."""
+    prefix = str(folder.resolve()) if folder.exists() else str(folder)
+    mounts = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        point = line.split()[4].replace("\\040", " ")
+        if point == prefix or point.startswith(prefix + "/"):
+            mounts.append(point)
+    for point in sorted(mounts, key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True, check=False)
