@@ -30,7 +30,17 @@ def build_script(commands: list[Command], salt: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def as_terminal_shows(text: str) -> str:
+    """Apply carriage returns the way a terminal does: progress lines keep their final state."""
+    lines = []
+    for line in text.split("\n"):
+        line = line.rstrip("\r")
+        lines.append(line.rsplit("\r", 1)[-1])
+    return "\n".join(lines)
+
+
 def split_output(raw: str, salt: str, count: int) -> tuple[list[str], int, bool]:
+    raw = as_terminal_shows(raw)
     marker = f"\n{salt} "
     pieces = raw.split(marker)
     outputs: list[str] = []
