@@ -1,0 +1,82 @@
+# Docker 学习笔记 · Docker Notes
+#
+#   make serve   read the site at http://127.0.0.1:8000 (no Docker needed)
+#   make test    install the lab, verify every example, build the site, run all tests
+#   make build   the publishing build: strict, every example verified on the lab
+#
+# `make test` and `make deps` need root on Debian 12 / Ubuntu (apt-get).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.requirements.stamp
+APT_PACKAGES := python3-venv docker.io docker-registry busybox-static debootstrap chromium iptables curl
+
+export NO_MKDOCS_2_WARNING := 1
+
+# Point the build at the lab daemon when DOCKER_HOST is not set already.
+LAB_ENV = if [ -z "$${DOCKER_HOST:-}" ]; then eval "$$($(PY) -m doclab env 2>/dev/null)" || true; fi
+
+.PHONY: help venv serve build deps lab check test bench linkcheck-external clean
+
+help:
+	@sed -n '3,8p' Makefile | sed 's/^# \{0,1\}//'
+
+# ---------------------------------------------------------------- python
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+# ---------------------------------------------------------------- site
+
+# Live-reloading preview. No daemon needed: examples are verified when one
+# answers (the lab, when it is up), otherwise one warning and the recorded output.
+serve: venv
+	@$(LAB_ENV); DOCLAB_VERIFY=auto $(VENV)/bin/mkdocs serve -a 127.0.0.1:8000
+
+# The publishing build: fails unless every example ran and passed.
+build: venv
+	@$(LAB_ENV); DOCLAB_REQUIRE_VERIFY=1 $(VENV)/bin/mkdocs build --strict
+
+# ---------------------------------------------------------------- lab
+
+deps:
+	@missing=""; \
+	for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "deps: all present"; exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then echo "deps: missing$$missing; run as root (apt-get install)" >&2; exit 1; fi; \
+	echo "deps: installing$$missing"; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing </dev/null
+
+lab: deps venv
+	$(PY) -m doclab up --quiet --workers 2
+
+check: venv
+	@$(LAB_ENV); $(PY) -m doclab check
+
+# pytest exits 5 when it collects nothing: that is a failure here.
+test: deps venv lab
+	@mkdir -p test-artifacts
+	@$(LAB_ENV); $(PY) -m pytest tests/ --junitxml=test-artifacts/junit.xml; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+bench: venv
+	@$(LAB_ENV); $(PY) -m bench
+
+# Opt-in: also check the external links of the built site (needs the internet).
+linkcheck-external: venv
+	DOCLAB_LINKCHECK_EXTERNAL=1 $(PY) -m pytest tests/test_site.py -k external -p no:cacheprovider
+
+clean:
+	rm -rf site test-artifacts .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -not -path './$(VENV)/*' -prune -exec rm -rf {} +

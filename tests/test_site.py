@@ -1,0 +1,364 @@
+"""The real build, against the real lab daemon: no mocks.
+
+* the strict, verification-required build of the project succeeds and produces
+  both languages, the report and the Verification pages, with nothing failed;
+* a second build runs nothing again (everything comes from the cache);
+* every internal link and anchor in site/ resolves;
+* a failing example fails the strict build, naming the page, the file and the line;
+* without a daemon, a normal build warns once and succeeds, `make build` fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+SUMMARY_RE = re.compile(
+    r"doclab: (\d+) examples: (\d+) passed, (\d+) failed, (\d+) skipped, (\d+) cached in [\d.]+s"
+)
+NO_DAEMON = "unix:///nonexistent.sock"
+
+
+# ---------------------------------------------------------------- the project build
+
+
+@pytest.fixture(scope="module")
+def site_build(project_root, lab_docker_host, build_site, artifacts_dir):
+    rc, output = build_site(
+        project_root,
+        "--strict",
+        env={"DOCKER_HOST": lab_docker_host, "DOCLAB_REQUIRE_VERIFY": "1"},
+        log=artifacts_dir / "build-1.log",
+    )
+    report = project_root / "site" / "verification.json"
+    if report.exists():
+        shutil.copy(report, artifacts_dir / "verification.json")
+    return rc, output
+
+
+@pytest.fixture(scope="module")
+def site_dir(site_build, project_root) -> Path:
+    rc, output = site_build
+    assert rc == 0, f"strict build failed:\n{output[-6000:]}"
+    return project_root / "site"
+
+
+def test_strict_build_verifies_everything(site_build, site_dir):
+    _, output = site_build
+    assert re.search(
+        r'<html lang="zh"', (site_dir / "index.html").read_text(encoding="utf-8")
+    )
+    assert re.search(
+        r'<html lang="en"', (site_dir / "en" / "index.html").read_text(encoding="utf-8")
+    )
+    assert (site_dir / "verification" / "index.html").is_file()
+    assert (site_dir / "en" / "verification" / "index.html").is_file()
+    report = json.loads((site_dir / "verification.json").read_text(encoding="utf-8"))
+    assert report["verified"] is True
+    failed = [r for r in report["examples"] if r["status"] == "failed"]
+    assert not failed, failed
+    summaries = SUMMARY_RE.findall(output)
+    assert len(summaries) == 1, f"expected one summary line:\n{output[-3000:]}"
+    assert summaries[0][2] == "0"
+
+
+def test_verification_pages_list_every_example(site_dir):
+    report = json.loads((site_dir / "verification.json").read_text(encoding="utf-8"))
+    for page in (
+        site_dir / "verification" / "index.html",
+        site_dir / "en" / "verification" / "index.html",
+    ):
+        text = page.read_text(encoding="utf-8")
+        for result in report["examples"]:
+            assert f"<code>{result['path']}</code>" in text, (
+                f"{result['path']} missing from {page}"
+            )
+
+
+def test_pages_with_examples_have_the_footer(site_dir):
+    report = json.loads((site_dir / "verification.json").read_text(encoding="utf-8"))
+    for source, examples in report["pages"].items():
+        if not examples:
+            continue
+        name = Path(source).name.split(".")[0]
+        prefix = site_dir / ("en" if source.endswith(".en.md") else "")
+        html = (
+            prefix / ("index.html" if name == "index" else f"{name}/index.html")
+        ).read_text(encoding="utf-8")
+        assert 'class="doclab-verified doclab-verified--verified"' in html, source
+        marker = (
+            "个示例已于" if source.endswith(".zh.md") else "verified on Docker Engine"
+        )
+        assert marker in html, source
+
+
+def test_console_copy_button_copies_only_commands(site_dir):
+    blocks = 0
+    for page in site_dir.rglob("*.html"):
+        for attrs in re.findall(
+            r'<div class="language-console highlight"([^>]*)>',
+            page.read_text(encoding="utf-8"),
+        ):
+            blocks += 1
+            assert "data-copy=" in attrs, page
+            copy = re.search(r'data-copy="([^"]*)"', attrs).group(1)
+            assert not copy.startswith("$ "), page
+    if blocks == 0:
+        pytest.skip("no console blocks in the site yet")
+
+
+def test_search_segments_chinese_terms(site_dir, project_root):
+    index = json.loads(
+        (site_dir / "search" / "search_index.json").read_text(encoding="utf-8")
+    )
+    tokens = set()
+    for doc in index["docs"]:
+        for field in ("title", "text"):
+            tokens.update(re.split(r"[\s\u200b]+", doc.get(field, "")))
+    sources = "".join(
+        p.read_text(encoding="utf-8") for p in (project_root / "docs").glob("*.zh.md")
+    )
+    checked = 0
+    for term in ("镜像", "写时复制", "命名空间", "数据卷", "镜像加速器"):
+        if term in sources:
+            checked += 1
+            assert any(
+                t == term or t.startswith(term + "<") or t.endswith(">" + term)
+                for t in tokens
+            ) or any(
+                re.search(rf"(^|[\u200b\s>]){term}($|[\u200b\s<])", doc["text"])
+                for doc in index["docs"]
+            ), f"{term} is not a search token"
+    if not checked:
+        pytest.skip("no Chinese pages yet")
+
+
+def test_second_build_runs_nothing(
+    site_dir, project_root, lab_docker_host, build_site, artifacts_dir
+):
+    rc, output = build_site(
+        project_root,
+        "--strict",
+        env={"DOCKER_HOST": lab_docker_host, "DOCLAB_REQUIRE_VERIFY": "1"},
+        log=artifacts_dir / "build-2.log",
+    )
+    assert rc == 0, output[-6000:]
+    report = json.loads((site_dir / "verification.json").read_text(encoding="utf-8"))
+    assert report["summary"]["executed"] == 0, [
+        r["path"] for r in report["examples"] if r["status"] == "passed"
+    ]
+    (total, passed, failed, skipped, cached), *_ = SUMMARY_RE.findall(output)
+    assert passed == failed == "0"
+    assert int(cached) + int(skipped) == int(total)
+
+
+# ---------------------------------------------------------------- links and anchors
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.ids: set[str] = set()
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        for key in ("id", "name"):
+            if attrs.get(key) and (key == "id" or tag == "a"):
+                self.ids.add(attrs[key])
+        if tag == "link" and attrs.get("rel") in ("alternate", "canonical"):
+            return  # hreflang alternates are site-absolute by design
+        for key in ("href", "src"):
+            if attrs.get(key):
+                self.links.append(attrs[key])
+
+
+def _parse(path: Path, cache: dict) -> _Links:
+    if path not in cache:
+        parser = _Links()
+        parser.feed(path.read_text(encoding="utf-8"))
+        cache[path] = parser
+    return cache[path]
+
+
+def _target(site: Path, page: Path, url: str) -> Path | None:
+    parts = urlsplit(url)
+    if parts.path.startswith("/"):
+        base = site / unquote(parts.path.lstrip("/"))
+    elif parts.path:
+        base = (page.parent / unquote(parts.path)).resolve()
+    else:
+        return page
+    if base.is_dir() or parts.path.endswith("/"):
+        base = base / "index.html"
+    return base
+
+
+def test_internal_links_and_anchors(site_dir):
+    site = site_dir.resolve()
+    cache: dict = {}
+    broken = []
+    for page in sorted(site.rglob("*.html")):
+        for url in _parse(page, cache).links:
+            parts = urlsplit(url)
+            if parts.scheme or url.startswith(
+                ("//", "data:", "mailto:", "javascript:")
+            ):
+                continue
+            target = _target(site, page, url)
+            if not target.exists():
+                broken.append(f"{page.relative_to(site)}: {url} -> missing {target}")
+                continue
+            if (
+                parts.fragment
+                and target.suffix == ".html"
+                and unquote(parts.fragment) not in _parse(target, cache).ids
+            ):
+                broken.append(
+                    f"{page.relative_to(site)}: {url} -> no anchor #{unquote(parts.fragment)}"
+                )
+    assert not broken, "\n".join(broken[:50])
+
+
+@pytest.mark.skipif(
+    not os.environ.get("DOCLAB_LINKCHECK_EXTERNAL"),
+    reason="opt-in: make linkcheck-external",
+)
+def test_external_links(project_root, build_site, tmp_path):
+    import requests
+
+    rc, output = build_site(
+        project_root, "--site-dir", str(tmp_path / "site"), env={"DOCLAB_VERIFY": "0"}
+    )
+    assert rc == 0, output[-3000:]
+    urls = set()
+    for page in (tmp_path / "site").rglob("*.html"):
+        parser = _Links()
+        parser.feed(page.read_text(encoding="utf-8"))
+        urls.update(u for u in parser.links if u.startswith(("http://", "https://")))
+    broken = []
+    for url in sorted(urls):
+        if "github.com/docker-notes/docker-notes/edit/" in url:
+            continue  # edit links exist once the repository is public
+        try:
+            response = requests.get(
+                url, timeout=20, headers={"User-Agent": "docker-notes-linkcheck"}
+            )
+            if response.status_code >= 400 and response.status_code not in (
+                401,
+                403,
+                429,
+            ):
+                broken.append(f"{url}: HTTP {response.status_code}")
+        except requests.RequestException as error:
+            broken.append(f"{url}: {type(error).__name__}")
+    assert not broken, "\n".join(broken)
+
+
+# ---------------------------------------------------------------- a small project copy
+
+FAILING = """$ docker image inspect --format '{{.Id}}' doclab-no-such-image:never
+sha256:0000000000000000000000000000000000000000000000000000000000000000
+"""
+PASSING = """$ echo hello from a verified example
+hello from a verified example
+"""
+
+
+def _mini_project(root: Path, dest: Path, example: str) -> Path:
+    """The project's build machinery, with one page pair embedding one example."""
+    for name in ("hooks", "overrides", "doclab"):
+        shutil.copytree(
+            root / name, dest / name, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    shutil.copytree(root / "docs" / "assets", dest / "docs" / "assets")
+    for lang in ("zh", "en"):
+        shutil.copy(root / "docs" / f"verification.{lang}.md", dest / "docs")
+    (dest / "snippets" / "probe").mkdir(parents=True)
+    (dest / "snippets" / "probe" / "example.console").write_text(
+        example, encoding="utf-8"
+    )
+    (dest / "docs" / "index.zh.md").write_text(
+        "# 首页\n\n测试用的首页。\n", encoding="utf-8"
+    )
+    (dest / "docs" / "index.en.md").write_text(
+        "# Home\n\nA test home page.\n", encoding="utf-8"
+    )
+    for lang, title in (("zh", "探针"), ("en", "Probe")):
+        (dest / "docs" / f"probe.{lang}.md").write_text(
+            f'# {title}\n\n```console\n--8<-- "probe/example.console"\n```\n',
+            encoding="utf-8",
+        )
+    config = (root / "mkdocs.yml").read_text(encoding="utf-8")
+    config = (
+        config[: config.index("\nnav:")]
+        + "\nnav:\n  - 首页: index.md\n  - 探针: probe.md\n  - 验证报告: verification.md\n"
+    )
+    (dest / "mkdocs.yml").write_text(config, encoding="utf-8")
+    return dest
+
+
+def test_failing_example_fails_the_strict_build(
+    project_root, lab_docker_host, build_site, tmp_path, artifacts_dir
+):
+    mini = _mini_project(project_root, tmp_path / "project", FAILING)
+    rc, output = build_site(
+        mini,
+        "--strict",
+        env={"DOCKER_HOST": lab_docker_host, "DOCLAB_REQUIRE_VERIFY": "1"},
+        log=artifacts_dir / "build-failing-example.log",
+    )
+    assert rc != 0, output[-3000:]
+    lines = [
+        line
+        for line in output.splitlines()
+        if "ERROR" in line and "snippets/probe/example.console:" in line
+    ]
+    assert lines, output[-3000:]
+    assert re.search(r"snippets/probe/example\.console:\d+", lines[0]), lines[0]
+    assert "docs/probe.zh.md" in lines[0] and "docs/probe.en.md" in lines[0], lines[0]
+
+
+def test_missing_example_is_one_error_per_page(project_root, build_site, tmp_path):
+    mini = _mini_project(project_root, tmp_path / "project", PASSING)
+    (mini / "docs" / "probe.zh.md").write_text(
+        '# 探针\n\n```console\n--8<-- "probe/nope.console"\n```\n', encoding="utf-8"
+    )
+    rc, output = build_site(mini, "--strict", env={"DOCLAB_VERIFY": "0"})
+    assert rc != 0
+    errors = [line for line in output.splitlines() if "missing example" in line]
+    assert len(errors) == 1, output[-3000:]
+    assert errors[0].startswith("ERROR")
+    assert errors[0].endswith(
+        "docs/probe.zh.md:4: missing example snippets/probe/nope.console (create it or fix the include)"
+    )
+
+
+def test_without_daemon_warns_once_and_make_build_fails(
+    project_root, build_site, tmp_path
+):
+    mini = _mini_project(project_root, tmp_path / "project", PASSING)
+    rc, output = build_site(mini, env={"DOCKER_HOST": NO_DAEMON})
+    assert rc == 0, output[-3000:]
+    warnings = [
+        line
+        for line in output.splitlines()
+        if line.startswith("WARNING") and "doclab" in line
+    ]
+    assert len(warnings) == 1 and "not verified" in warnings[0], warnings
+    html = (mini / "site" / "probe" / "index.html").read_text(encoding="utf-8")
+    assert "doclab-verified--unverified" in html
+    assert "hello from a verified example" in html
+
+    rc, output = build_site(
+        mini, "--strict", env={"DOCKER_HOST": NO_DAEMON, "DOCLAB_REQUIRE_VERIFY": "1"}
+    )
+    assert rc != 0
+    assert "not verified" in output
