@@ -6,11 +6,9 @@ client = docker.from_env()
 # PID 1 exits cleanly on SIGTERM, so `stop` does not have to wait for SIGKILL.
 command = ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
 
-
 def state(container):
     container.reload()  # the model caches attrs; refresh them from the daemon
     return container.status, container.attrs["State"]["ExitCode"]
-
 
 container = client.containers.create("busybox", command, name="sdk-lifecycle")
 try:

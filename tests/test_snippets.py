@@ -1,0 +1,62 @@
+"""One test per example file under snippets/, with the snippet path as its id, through the doclab engine.
+
+Python examples also go through pytest-examples' linting (ruff and black), and
+`--update-examples` records live output for both kinds, like `doclab check --update`.
+Under pytest-xdist, worker gwN runs on lab daemon N (`doclab up --workers N`), so
+examples with fixed names or ports never collide.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from pytest_examples import CodeExample
+
+from doclab.engine import Checker, discover
+from tests.labhost import ROOT, ensure_lab
+
+SNIPPETS = ROOT / "snippets"
+EXAMPLES = discover([SNIPPETS])
+PYTHON_EXAMPLES = [p for p in EXAMPLES if p.suffix == ".py"]
+
+
+def _ids(paths):
+    return [str(p.relative_to(SNIPPETS)) for p in paths]
+
+
+@pytest.fixture(scope="session")
+def worker_daemon() -> str:
+    main = ensure_lab()
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:])
+    if worker == 0:
+        return main
+    from doclab import lab
+
+    if not lab.is_running(worker):
+        pytest.fail(f"lab worker daemon {worker} is not running: start it with `python -m doclab up --workers {worker}`")
+    return lab.docker_host(worker)
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=_ids(EXAMPLES))
+def test_example(path, worker_daemon, request):
+    update = request.config.getoption("update_examples")
+    result = Checker(root=ROOT, docker_host=worker_daemon, update=update).run([path]).results[0]
+    if result.status == "skipped":
+        pytest.skip(result.reason)
+    if result.status == "failed":
+        pytest.fail(f"{result.message}\n{result.detail}".rstrip(), pytrace=False)
+    assert result.status in ("passed", "cached")
+
+
+@pytest.mark.parametrize("path", PYTHON_EXAMPLES, ids=_ids(PYTHON_EXAMPLES))
+def test_python_example_style(path, eval_example):
+    example = CodeExample.create(path.read_text(), path=path)
+    if eval_example.update_examples:
+        eval_example.format(example)
+    else:
+        eval_example.lint(example)
+
+
+def test_every_snippet_is_found():
+    assert len(EXAMPLES) >= 50, "snippets/ should hold the site's examples"
