@@ -29,7 +29,11 @@ help:
 
 venv: $(STAMP)
 
+# Debian's python3 needs python3-venv (ensurepip) before it can create a venv.
 $(STAMP): requirements.txt
+	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || { \
+	  if [ "$$(id -u)" != 0 ]; then echo "venv: install python3-venv first (sudo apt-get install python3-venv)" >&2; exit 1; fi; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && apt-get install -y -qq python3-venv </dev/null; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	@touch $@

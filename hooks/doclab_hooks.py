@@ -502,22 +502,14 @@ TAG_RE = re.compile(r"<[^>]+>")
 
 
 def commands_of(transcript: str) -> str:
-    """Only the commands of a console transcript: prompts and output removed."""
-    out: list[str] = []
-    in_command = False
-    for line in transcript.splitlines():
-        if line.startswith("$ "):
-            out.append(line[2:])
-            in_command = True
-        elif in_command and out and out[-1].endswith("\\"):
-            out.append(line)
-        elif in_command and line.startswith("> "):
-            out.append(line[2:])
-        elif in_command and line == ">":
-            out.append("")
-        else:
-            in_command = False
-    return "\n".join(out)
+    """Only the commands of a console transcript (the engine's parser): prompts and output removed."""
+    from doclab.engine.transcript import parse_transcript
+    from doclab.errors import DoclabError
+
+    try:
+        return "\n".join(c.script for c in parse_transcript(transcript, Path("page"), 1))
+    except DoclabError:
+        return transcript
 
 
 def on_page_content(html_text, page, config, files, **kwargs):
