@@ -60,3 +60,19 @@ def test_python_example_style(path, eval_example):
 
 def test_every_snippet_is_found():
     assert len(EXAMPLES) >= 50, "snippets/ should hold the site's examples"
+
+
+# The note's command lists: every one runs in a passed example, except `search` (needs Docker Hub).
+NOTE_COMMANDS = (
+    "images history commit build tag pull push rmi "
+    "run create pause unpause stop kill start restart attach exec logs rm"
+).split()
+ALIASES = {"image ls": "images", "image history": "history", "image build": "build", "container run": "run"}
+
+
+def test_every_command_of_the_note_runs_in_a_passed_example(worker_daemon):
+    report = Checker(root=ROOT, docker_host=worker_daemon).run([SNIPPETS])
+    ran = {ALIASES.get(c, c) for r in report.results if r.status in ("passed", "cached") for c in r.commands}
+    assert not [c for c in NOTE_COMMANDS if c not in ran], "commands no passed example runs"
+    search = [r for r in report.results if "search" in r.commands]
+    assert search and all(r.status == "skipped" and r.reason.startswith("needs internet") for r in search)
