@@ -96,16 +96,15 @@ def cleanup(client: docker.DockerClient, before: Snapshot, restorable: set[str])
         if not progress:
             break
 
-    present = {i["Id"] for i in api.images(all=True)}
+    images = api.images(all=True)
+    present = {i["Id"] for i in images}
+    current_tags = {t: i["Id"] for i in images for t in (i.get("RepoTags") or [])}
     for tag, image_id in old_tags.items():
+        if current_tags.get(tag) == image_id:
+            continue
         if image_id in present:
-            try:
-                if api.inspect_image(tag)["Id"] != image_id:
-                    repo, _, name = tag.rpartition(":")
-                    api.tag(image_id, repo, name, force=True)
-            except NotFound:
-                repo, _, name = tag.rpartition(":")
-                api.tag(image_id, repo, name)
+            repo, _, name = tag.rpartition(":")
+            api.tag(image_id, repo, name, force=True)
         elif tag in restorable:
             repo, _, name = tag.rpartition(":")
             try:

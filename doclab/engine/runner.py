@@ -173,40 +173,58 @@ class Checker:
         report.docker_host = hosts[0]
         report.daemon_version = contexts[0].version
 
-        work: queue.Queue[Example] = queue.Queue()
-        for example in examples:
-            work.put(example)
         results: list[Result] = []
         results_lock = threading.Lock()
+        # Static checks and cache hits need no lock: a build with nothing changed never waits for another check.
+        work: queue.Queue[Example] = queue.Queue()
+        for example in examples:
+            early = self._check_guarded(example, contexts[0], lookup_only=True)
+            if early is None:
+                work.put(example)
+                continue
+            results.append(early)
+            if self.on_result:
+                self.on_result(early)
+        running = contexts if not work.empty() else []
 
-        def worker(context: DaemonContext) -> None:
-            with DaemonLock(state_dir() / "locks", context.docker_host):
-                self._reap(context)
-                while not self._stopping.is_set():
-                    try:
-                        example = work.get_nowait()
-                    except queue.Empty:
-                        return
-                    result = self._check_guarded(example, context)
-                    with results_lock:
-                        results.append(result)
-                    if self.on_result:
-                        self.on_result(result)
+        def worker(context: DaemonContext, done: threading.Event) -> None:
+            try:
+                with DaemonLock(state_dir() / "locks", context.docker_host):
+                    self._reap(context)
+                    while not self._stopping.is_set():
+                        try:
+                            example = work.get_nowait()
+                        except queue.Empty:
+                            return
+                        try:
+                            result = self._check_guarded(example, context)
+                        except Exception as error:  # noqa: BLE001 -- a bug in the engine: one line, the other examples still run
+                            result = Result(path=_rel(example.path), kind=example.kind, status="failed", reason="internal error",
+                                            message=f"{_rel(example.path)}: internal error in doclab: {type(error).__name__}: {error}")
+                        with results_lock:
+                            results.append(result)
+                        if self.on_result and not self._stopping.is_set():  # after Ctrl-C the CLI says "interrupted" once
+                            self.on_result(result)
+            finally:
+                done.set()
 
-        threads = [threading.Thread(target=worker, args=(c,), daemon=True) for c in contexts]
+        # Wait on events, not Thread.join: a Ctrl-C that interrupts join() makes CPython 3.11 report the
+        # thread as finished while it still runs, and the exit would cut its cleanup short.
+        finished = [threading.Event() for _ in running]
+        threads = [threading.Thread(target=worker, args=(c, e), daemon=True) for c, e in zip(running, finished, strict=True)]
         for thread in threads:
             thread.start()
         try:
-            for thread in threads:
-                while thread.is_alive():
-                    thread.join(timeout=0.2)
+            for event in finished:
+                while not event.wait(timeout=0.2):
+                    pass
         except KeyboardInterrupt:
             self._stopping.set()
             for context in contexts:
                 if context.process:
                     context.process.stop("interrupted (Ctrl-C)")
-            for thread in threads:
-                thread.join(timeout=30)
+            for event in finished:
+                event.wait(timeout=60)
             raise
         finally:
             for context in contexts:
@@ -249,12 +267,12 @@ class Checker:
         line = _line_of(message)
         return Result(path=_rel(path), kind=kind, status="failed", reason="bad input", line=line, message=message)
 
-    def _check_guarded(self, example: Example, context: DaemonContext) -> Result:
+    def _check_guarded(self, example: Example, context: DaemonContext, lookup_only: bool = False) -> Result | None:
         if context.gone:
             return Result(path=_rel(example.path), kind=example.kind, status="skipped",
                           reason="not run: the daemon went away", message=f"{_rel(example.path)}: not run: the daemon went away")
         try:
-            return self._check(example, context)
+            return self._check(example, context, lookup_only)
         except DoclabError as error:
             return Result(path=_rel(example.path), kind=example.kind, status="failed", reason="error",
                           line=_line_of(str(error)), message=str(error))
@@ -266,7 +284,8 @@ class Checker:
             return Result(path=_rel(example.path), kind=example.kind, status="failed", reason="docker error",
                           message=f"{_rel(example.path)}: {_short_reason(error)}")
 
-    def _check(self, example: Example, context: DaemonContext) -> Result:
+    def _check(self, example: Example, context: DaemonContext, lookup_only: bool = False) -> Result | None:
+        """The example's result; with lookup_only, None where it has to run (no static verdict, no cache hit)."""
         rel = _rel(example.path)
         header = example.header
         base = Result(path=rel, kind=example.kind, status="failed", daemon=context.docker_host)
@@ -304,6 +323,8 @@ class Checker:
             base.status, base.reason, base.seconds = "cached", "unchanged since it last passed", 0.0
             base.commands = entry["commands"]
             return base
+        if lookup_only:
+            return None
 
         outcome = self._run_isolated(example, commands, context)
         result = self._evaluate(example, commands, outcome, base, context)
@@ -371,15 +392,18 @@ class Checker:
                 else:
                     outcome = self._run_python(example, scratch, workdir, env, context)
         finally:
-            for lock in reversed(port_locks):
-                lock.release()
             context.process = None
-            if _daemon_alive(context):
-                cleaned = cleanup(context.client, before, self._restorable)
-                journal.end()
-            else:
-                context.gone = True
-                cleaned = None
+            try:
+                if _daemon_alive(context):
+                    cleaned = cleanup(context.client, before, self._restorable)
+                    journal.end()
+                else:
+                    context.gone = True
+                    cleaned = None
+            finally:
+                # Only after cleanup: until then the example's containers still hold its host ports.
+                for lock in reversed(port_locks):
+                    lock.release()
             shutil.rmtree(scratch, ignore_errors=True)
         return outcome, refusal, cleaned
 
@@ -473,6 +497,8 @@ class Checker:
             return _failed(base, None, f"{rel}: output exceeded 1024 KiB; stopped (output capped)", "output capped", _tail(process.output))
         if process.interrupted_by:
             return _failed(base, None, f"{rel}: {process.interrupted_by}", "interrupted")
+        if data is not None and data.get("capped"):
+            return _failed(base, None, f"{rel}: {data['error']}", "output capped", _tail(process.output))
         if data is None:
             return _failed(base, None, f"{rel}: the example process died (exit {process.returncode})", "crashed", _tail(process.output))
         if data["error"]:
