@@ -13,7 +13,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements.stamp
-APT_PACKAGES := python3-venv docker.io docker-registry busybox-static debootstrap chromium iptables curl
+APT_PACKAGES := python3-venv docker.io docker-registry busybox-static debootstrap chromium fonts-noto-cjk iptables curl
 
 export NO_MKDOCS_2_WARNING := 1
 
@@ -74,8 +74,10 @@ test: deps venv lab
 	@$(LAB_ENV); $(PY) -m pytest tests/ --junitxml=test-artifacts/junit.xml; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
-bench: venv
-	@$(LAB_ENV); $(PY) -m bench
+# ~15 min on 2 cores; writes bench/results.md and bench/results.json (see bench/README.md).
+bench: venv lab
+	$(PY) -m doclab up --quiet --workers 3
+	$(PY) -m bench
 
 # Opt-in: also check the external links of the built site (needs the internet).
 linkcheck-external: venv

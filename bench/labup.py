@@ -1,0 +1,55 @@
+"""Figure 4: `doclab up` on an empty state (split into its steps) and again with everything running."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from bench.util import Lab, doclab, log, median, read_json, tail
+
+
+def first_up(project: Path, lab: Lab, workers: int) -> dict:
+    """Bring the throw-away instance up from nothing: builds every base image, starts the workers."""
+    state = lab.state_dir()
+    if state.exists():
+        doclab(["down", "--purge"], project, lab, timeout=300)
+        shutil.rmtree(state, ignore_errors=True)
+    log(f"4. first `doclab up --workers {workers}` on an empty state ({state})")
+    timed = doclab(
+        ["up", "--quiet", "--workers", str(workers)], project, lab, timeout=1800
+    )
+    steps = read_json(state / "last-up.json")
+    log(f"   first up: {timed.seconds:.1f}s, exit {timed.returncode}")
+    return {
+        "seconds": round(timed.seconds, 1),
+        "returncode": timed.returncode,
+        "last_up": steps,
+        "error": "" if timed.returncode == 0 else tail(timed.stderr + timed.stdout, 10),
+    }
+
+
+def second_up(project: Path, lab: Lab, workers: int, reps: int) -> dict:
+    log(
+        f"4. `doclab up --workers {workers}` with everything running, {reps} repetitions"
+    )
+    seconds, steps = [], {}
+    for _ in range(reps):
+        timed = doclab(
+            ["up", "--quiet", "--workers", str(workers)], project, lab, timeout=600
+        )
+        if timed.returncode != 0:
+            return {"error": tail(timed.stderr + timed.stdout, 10), "raw": seconds}
+        seconds.append(timed.seconds)
+        steps = read_json(lab.state_dir() / "last-up.json")
+    return {
+        "seconds": round(median(seconds), 2),
+        "raw": [round(s, 2) for s in seconds],
+        "last_up": steps,
+    }
+
+
+def down(project: Path, lab: Lab) -> None:
+    timed = doclab(["down", "--purge"], project, lab, timeout=300)
+    if timed.returncode != 0:
+        log(f"down --purge of the {lab.name} instance failed: {tail(timed.stderr, 4)}")
+    shutil.rmtree(lab.state_dir(), ignore_errors=True)

@@ -1,0 +1,202 @@
+"""Figure 1: the engine's overhead over running the same commands with plain `bash -e`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from bench.util import PY, Lab, log, median, read_json, run, tail
+
+# Fast, busybox-only examples: no fixtures, no published ports, exit 0 expected.
+SUBSET = [
+    "snippets/sdk/errors_cli.console",
+    "snippets/architecture/info.console",
+    "snippets/registry/names.console",
+    "snippets/concepts/namespaces.console",
+    "snippets/container-commands/create-start.console",
+    "snippets/image-commands/commit.console",
+    "snippets/instructions/from.console",
+    "snippets/instructions/volume.console",
+    "snippets/instructions/label.console",
+]
+
+
+def _load(project: Path, rel: str):
+    """The example's commands as the engine parses them (its own parser, its own header rules)."""
+    import sys
+
+    sys.path.insert(0, str(project))
+    try:
+        from doclab.engine.example import load_example
+        from doclab.engine.transcript import parse_transcript
+
+        example = load_example(project / rel)
+        commands = parse_transcript(example.body, Path(rel), example.body_start_line)
+        return example, commands
+    finally:
+        sys.path.remove(str(project))
+
+
+def subset(project: Path) -> list[str]:
+    chosen = []
+    for rel in SUBSET:
+        if not (project / rel).is_file():
+            continue
+        example, _ = _load(project, rel)
+        header = example.header
+        if (
+            header.exit == 0
+            and set(header.images) <= {"busybox"}
+            and not example.fixture_dir.is_dir()
+        ):
+            chosen.append(rel)
+    return chosen
+
+
+def _bash_run(project: Path, rel: str, lab: Lab) -> tuple[float, float, str]:
+    """Run one example's commands with bash -e in a fresh temp dir; returns (run s, cleanup s, problem)."""
+    import docker
+
+    from doclab.engine.ledger import Snapshot, cleanup
+
+    _, commands = _load(project, rel)
+    script = "\n".join(c.script for c in commands) + "\n"
+    scratch = Path(tempfile.mkdtemp(prefix="bench-bash-"))
+    (scratch / "home").mkdir()
+    (scratch / "work").mkdir()
+    (scratch / "script.sh").write_text(script)
+    env = {
+        "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+        "HOME": str(scratch / "home"),
+        "DOCKER_HOST": lab.host(0),
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "TERM": "dumb",
+    }
+    client = docker.DockerClient(base_url=lab.host(0), timeout=60, version="auto")
+    try:
+        before = Snapshot.take(client)
+        started = time.monotonic()
+        proc = subprocess.run(
+            ["/bin/bash", "-e", str(scratch / "script.sh")],
+            cwd=scratch / "work",
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+        ran = time.monotonic() - started
+        problem = (
+            ""
+            if proc.returncode == 0
+            else f"{rel}: bash -e exit {proc.returncode}: {tail(proc.stdout.decode(errors='replace'), 3)}"
+        )
+        started = time.monotonic()
+        cleanup(
+            client, before, {"busybox:latest"}
+        )  # the same ledger cleanup the engine does, timed apart
+        cleaned = time.monotonic() - started
+    finally:
+        client.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+    return ran, cleaned, problem
+
+
+def measure(project: Path, lab: Lab, reps: int) -> dict:
+    files = subset(project)
+    log(f"1. engine overhead: {len(files)} examples, {reps} interleaved repetitions")
+    import sys
+
+    sys.path.insert(
+        0, str(project)
+    )  # the snapshot's doclab, for the bash side's ledger cleanup
+    bash_runs, bash_cleanups, engine_runs, engine_inner, engine_examples = (
+        [],
+        [],
+        [],
+        [],
+        [],
+    )
+    problems: list[str] = []
+    report = project / ".bench-overhead.json"
+    try:
+        for rep in range(reps):
+            order = ("bash", "engine") if rep % 2 == 0 else ("engine", "bash")
+            for side in order:
+                if side == "bash":
+                    ran = cleaned = 0.0
+                    for rel in files:
+                        r, c, problem = _bash_run(project, rel, lab)
+                        ran, cleaned = ran + r, cleaned + c
+                        if problem:
+                            problems.append(problem)
+                    bash_runs.append(ran)
+                    bash_cleanups.append(cleaned)
+                else:
+                    timed = run(
+                        [
+                            PY,
+                            "-m",
+                            "doclab",
+                            "check",
+                            "--no-cache",
+                            "--quiet",
+                            "--report",
+                            str(report),
+                            *files,
+                        ],
+                        project,
+                        lab.env(),
+                    )
+                    data = read_json(report)
+                    if timed.returncode != 0:
+                        problems.append(
+                            f"doclab check exit {timed.returncode}: {tail(timed.stderr + timed.stdout, 4)}"
+                        )
+                    if timed.waited_for_lock:
+                        problems.append(
+                            "doclab check waited for another check's daemon lock"
+                        )
+                    engine_runs.append(timed.seconds)
+                    engine_inner.append(float(data.get("seconds", 0.0)))
+                    engine_examples.append(
+                        sum(float(e["seconds"]) for e in data.get("examples", []))
+                    )
+            log(
+                f"   rep {rep + 1}: bash {bash_runs[-1]:.2f}s (+{bash_cleanups[-1]:.2f}s cleanup), doclab {engine_runs[-1]:.2f}s"
+            )
+    finally:
+        sys.path.remove(str(project))
+        report.unlink(missing_ok=True)
+    bash = median(bash_runs)
+    bash_with_cleanup = median(
+        [a + b for a, b in zip(bash_runs, bash_cleanups, strict=True)]
+    )
+    engine = median(engine_runs)
+    return {
+        "files": files,
+        "repetitions": reps,
+        "bash_seconds": round(bash, 3),
+        "bash_cleanup_seconds": round(median(bash_cleanups), 3),
+        "bash_with_cleanup_seconds": round(bash_with_cleanup, 3),
+        "doclab_seconds": round(engine, 3),
+        "doclab_report_seconds": round(median(engine_inner), 3),
+        "doclab_example_process_seconds": round(median(engine_examples), 3),
+        "ratio": round(engine / bash, 3),
+        "ratio_with_cleanup": round(engine / bash_with_cleanup, 3),
+        "ratio_per_rep": [
+            round(e / b, 3) for e, b in zip(engine_runs, bash_runs, strict=True)
+        ],
+        "raw": {
+            "bash": bash_runs,
+            "bash_cleanup": bash_cleanups,
+            "doclab": engine_runs,
+        },
+        "problems": problems,
+        "pid": os.getpid(),
+    }

@@ -1,0 +1,177 @@
+"""Shared helpers: the bench lab instance, a snapshot copy of the checkout, timed subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PY = sys.executable
+GNU_TIME = "/usr/bin/time"
+
+# What a snapshot copy of the checkout leaves out: environments, outputs, caches, history.
+COPY_IGNORE = shutil.ignore_patterns(
+    ".venv",
+    ".git",
+    "site",
+    ".doclab",
+    "test-artifacts",
+    ".pytest_cache",
+    ".ruff_cache",
+    "__pycache__",
+    "results.md",
+    "results.json",
+)
+
+# Variables that would point a child at another lab (or another daemon) than the one we chose.
+LAB_VARS = (
+    "DOCKER_HOST",
+    "DOCLAB_HOSTS",
+    "DOCLAB_STATE",
+    "DOCLAB_RUN",
+    "DOCLAB_INDEX",
+    "DOCLAB_REGISTRY_PORT",
+    "DOCLAB_IMAGES",
+    "DOCLAB_JOBS",
+    "DOCLAB_VERIFY",
+    "DOCLAB_REQUIRE_VERIFY",
+)
+
+
+def log(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def free_port(preferred: int) -> int:
+    for port in [preferred, 0]:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return probe.getsockname()[1]
+    raise RuntimeError("no free port")
+
+
+@dataclass
+class Lab:
+    """A lab instance, as the environment variables that select it ({} = the main lab)."""
+
+    name: str
+    overrides: dict[str, str] = field(default_factory=dict)
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k not in LAB_VARS}
+        env.update(self.overrides)
+        env["NO_MKDOCS_2_WARNING"] = "1"
+        env.update(extra)
+        return env
+
+    def state_dir(self) -> Path:
+        return Path(self.overrides.get("DOCLAB_STATE", "/var/lib/doclab"))
+
+    def host(self, worker: int = 0) -> str:
+        return f"unix://{self.overrides.get('DOCLAB_RUN', '/run/doclab')}/{worker}/docker.sock"
+
+
+MAIN_LAB = Lab("main")
+
+
+def bench_lab(base: Path) -> Lab:
+    """A throw-away instance that only the benchmark uses: other checks cannot hold its daemons' locks."""
+    return Lab(
+        "bench",
+        {
+            "DOCLAB_STATE": str(base / "state"),
+            "DOCLAB_RUN": "/run/dlb24",  # short: containerd shim sockets live below it
+            "DOCLAB_INDEX": "24",  # bridges doclab24..27, pools 10.235-238.0.0/16 (tests use 40..42)
+            "DOCLAB_REGISTRY_PORT": str(free_port(5024)),
+        },
+    )
+
+
+def copy_checkout(dest: Path) -> Path:
+    """A snapshot of the current checkout (tracked and untracked files), so that others' edits
+    and others' caches in the real checkout do not change what is measured."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(ROOT, dest, ignore=COPY_IGNORE, symlinks=True)
+    return dest
+
+
+@dataclass
+class Timed:
+    seconds: float
+    returncode: int
+    stdout: str
+    stderr: str
+    max_rss_kib: int | None = None
+
+    @property
+    def waited_for_lock(self) -> bool:
+        return (
+            "another check" in self.stderr and "waiting for it to finish" in self.stderr
+        )
+
+
+def run(
+    argv: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    timeout: float = 1800,
+    rss: bool = False,
+) -> Timed:
+    """Run a command, wall-clock timed; with rss=True under GNU time -v for the peak RSS."""
+    rss_file = None
+    if rss and Path(GNU_TIME).exists():
+        rss_file = cwd / f".bench-time-{os.getpid()}-{time.monotonic_ns()}"
+        argv = [GNU_TIME, "-v", "-o", str(rss_file), *argv]
+    started = time.monotonic()
+    proc = subprocess.run(
+        argv,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    seconds = time.monotonic() - started
+    max_rss = None
+    if rss_file is not None:
+        text = rss_file.read_text(errors="replace") if rss_file.exists() else ""
+        rss_file.unlink(missing_ok=True)
+        match = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
+        max_rss = int(match.group(1)) if match else None
+    return Timed(seconds, proc.returncode, proc.stdout, proc.stderr, max_rss)
+
+
+def doclab(
+    args: list[str], cwd: Path, lab: Lab, timeout: float = 1800, **extra: str
+) -> Timed:
+    return run([PY, "-m", "doclab", *args], cwd, lab.env(**extra), timeout)
+
+
+def read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def tail(text: str, lines: int = 8) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
