@@ -71,12 +71,16 @@ class Report:
 
     def write(self, path: Path) -> None:
         """Write atomically; an unwritable report is an expected failure with one clear line."""
+        tmp = path.with_name(path.name + ".tmp")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(path.name + ".tmp")
             tmp.write_text(json.dumps(self.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
             os.replace(tmp, path)
         except OSError as error:
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError:
+                pass
             raise DoclabError(f"cannot write the report to {path}: {error.strerror or error} (choose another path with --report)") from None
 
     @classmethod

@@ -413,7 +413,7 @@ class Checker:
         result_file = scratch / "result.json"
         pythonpath = str(Path(__file__).resolve().parents[2])
         process = ExampleProcess(
-            [sys.executable, "-m", "doclab.engine.pyworker", str(source_copy), str(result_file)],
+            [sys.executable, "-P", "-m", "doclab.engine.pyworker", str(source_copy), str(result_file)],  # -P: the working directory does not shadow modules
             workdir,
             env | {"PYTHONPATH": pythonpath, "PYTHONDONTWRITEBYTECODE": "1"},
             example.header.timeout,

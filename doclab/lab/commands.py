@@ -56,6 +56,7 @@ def cmd_up(args) -> int:
                 f"workers 1..{workers}: start and provision base images"
             ):
                 _ensure_workers(daemons[1:], reporter)
+        _reap_leftovers(daemons)
         elapsed = round(time.monotonic() - started, 1)
         paths.last_up_file().write_text(
             json.dumps(
@@ -77,6 +78,26 @@ def cmd_up(args) -> int:
     else:
         _print_summary(Console(), workers, built, elapsed)
     return 0
+
+
+def _reap_leftovers(daemons: list[DaemonPaths]) -> None:
+    """Remove what a killed `doclab check` left on a running lab daemon, found through its journal.
+
+    Cheap when there is nothing to reap: only a file per daemon is read, and no lock is taken.
+    """
+    from pathlib import Path
+
+    from doclab.engine.ledger import Journal
+    from doclab.engine.runner import Checker, state_dir
+
+    numbers = sorted({item.worker for item in daemons} | set(paths.known_workers()))
+    hosts = [
+        item.host
+        for item in map(DaemonPaths, numbers)
+        if daemon.is_running(item) and Journal(state_dir() / "journal", item.host).leftover() is not None
+    ]
+    if hosts:
+        Checker(root=Path("."), hosts=hosts).reap()
 
 
 def _ensure_workers(workers: list[DaemonPaths], reporter: Reporter) -> None:
