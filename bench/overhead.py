@@ -9,7 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.util import PY, Lab, log, median, read_json, run, tail
+from bench.util import Lab, check_argv, log, median, read_json, run, tail
 
 # Fast, busybox-only examples: no fixtures, no published ports, exit 0 expected.
 SUBSET = [
@@ -139,17 +139,7 @@ def measure(project: Path, lab: Lab, reps: int) -> dict:
                     bash_cleanups.append(cleaned)
                 else:
                     timed = run(
-                        [
-                            PY,
-                            "-m",
-                            "doclab",
-                            "check",
-                            "--no-cache",
-                            "--quiet",
-                            "--report",
-                            str(report),
-                            *files,
-                        ],
+                        check_argv(report, files),
                         project,
                         lab.env(),
                     )

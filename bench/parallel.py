@@ -5,24 +5,12 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from bench.util import PY, Lab, log, median, read_json, run, tail
+from bench.util import Lab, check_argv, log, median, read_json, run, tail
 
 
 def _check(project: Path, lab: Lab, jobs: int, report: Path, paths: list[str]) -> dict:
     timed = run(
-        [
-            PY,
-            "-m",
-            "doclab",
-            "check",
-            "--no-cache",
-            "--quiet",
-            "--jobs",
-            str(jobs),
-            "--report",
-            str(report),
-            *paths,
-        ],
+        check_argv(report, paths, jobs),
         project,
         lab.env(),
     )

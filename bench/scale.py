@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from bench.util import PY, Lab, log, read_json, run, tail
+from bench.util import Lab, check_argv, log, read_json, run, tail
 
 FAKE_ID = (
     "0123456789abcdef" * 4
@@ -53,19 +53,7 @@ def measure(
     for size in sizes:
         for jobs in job_counts:
             timed = run(
-                [
-                    PY,
-                    "-m",
-                    "doclab",
-                    "check",
-                    "--no-cache",
-                    "--quiet",
-                    "--jobs",
-                    str(jobs),
-                    "--report",
-                    str(report),
-                    *paths[:size],
-                ],
+                check_argv(report, paths[:size], jobs),
                 project,
                 lab.env(),
             )

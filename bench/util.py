@@ -166,6 +166,23 @@ def doclab(
     return run([PY, "-m", "doclab", *args], cwd, lab.env(**extra), timeout)
 
 
+def check_argv(report: Path, paths: list[str], jobs: int = 1) -> list[str]:
+    """`doclab check` with nothing cached, as every figure that times verification runs it."""
+    return [
+        PY,
+        "-m",
+        "doclab",
+        "check",
+        "--no-cache",
+        "--quiet",
+        "--jobs",
+        str(jobs),
+        "--report",
+        str(report),
+        *paths,
+    ]
+
+
 def read_json(path: Path) -> dict:
     try:
         return json.loads(path.read_text())

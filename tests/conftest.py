@@ -31,9 +31,14 @@ def artifacts_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def lab_docker_host() -> str:
-    """DOCKER_HOST of the lab daemon, from `python -m doclab env` (the lab must be up: `make lab`)."""
+    """DOCKER_HOST of the lab daemon that verifies the site's examples (the lab must be up: `make lab`).
+
+    It is worker daemon 1, which holds nothing but the base images, as the recorded
+    outputs expect: the main daemon carries the suite's precious data, which a
+    `docker ps -a` in an example would rightly show.
+    """
     run = subprocess.run(  # noqa: PLW1510 -- the return code is checked
-        [sys.executable, "-m", "doclab", "env"],
+        [sys.executable, "-m", "doclab", "env", "--worker", "1"],
         cwd=ROOT,
         capture_output=True,
         text=True,

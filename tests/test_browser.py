@@ -104,7 +104,7 @@ def built_site(project_root, build_site, tmp_path_factory, artifacts_dir):
     verified = _lab_is_up()
     if verified:
         run = subprocess.run(  # noqa: PLW1510 -- checked via the match
-            [sys.executable, "-m", "doclab", "env"],
+            [sys.executable, "-m", "doclab", "env", "--worker", "1"],  # see conftest.lab_docker_host
             cwd=project_root,
             capture_output=True,
             text=True,

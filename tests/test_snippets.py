@@ -2,7 +2,9 @@
 
 Python examples also go through pytest-examples' linting (ruff and black), and
 `--update-examples` records live output for both kinds, like `doclab check --update`.
-Under pytest-xdist, worker gwN runs on lab daemon N (`doclab up --workers N`), so
+They run on lab worker daemons, which hold nothing but the base images, as the
+recorded outputs expect (the main daemon carries the suite's precious data). Under
+pytest-xdist, worker gwN runs on lab daemon N+1 (`doclab up --workers N+1`), so
 examples with fixed names or ports never collide.
 """
 
@@ -27,10 +29,8 @@ def _ids(paths):
 
 @pytest.fixture(scope="session")
 def worker_daemon() -> str:
-    main = ensure_lab()
-    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:])
-    if worker == 0:
-        return main
+    ensure_lab()
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:]) + 1
     from doclab import lab
 
     if not lab.is_running(worker):

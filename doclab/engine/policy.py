@@ -11,12 +11,13 @@ from __future__ import annotations
 import ast
 import os
 import re
-import shlex
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import docker
+
+from doclab.engine.subcommands import shell_tokens
 
 DOCKER_SOCKETS = ("/var/run/docker.sock", "/run/docker.sock")
 
@@ -59,12 +60,7 @@ _RUN_SUBCOMMANDS = {("run",), ("create",), ("container", "run"), ("container", "
 
 def scan_shell(script: str, line: int) -> list[Violation]:
     """Text check of one transcript command."""
-    try:
-        lexer = shlex.shlex(script, posix=True, punctuation_chars=";&|()<>")
-        lexer.whitespace_split = True
-        tokens = list(lexer)
-    except ValueError:
-        return []
+    tokens = shell_tokens(script)
     found: list[Violation] = []
     for index, token in enumerate(tokens):
         if token != "docker":

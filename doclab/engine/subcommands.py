@@ -12,13 +12,18 @@ MANAGEMENT = {
 _FLAGS_WITH_VALUE = {"-H", "--host", "-c", "--context", "--config", "-l", "--log-level"}
 
 
-def shell_subcommands(script: str) -> list[str]:
+def shell_tokens(script: str) -> list[str]:
+    """Words and operators of a shell command, as bash splits them (no expansion); [] if unbalanced."""
     try:
         lexer = shlex.shlex(script, posix=True, punctuation_chars=";&|()<>")
         lexer.whitespace_split = True
-        tokens = list(lexer)
+        return list(lexer)
     except ValueError:
         return []
+
+
+def shell_subcommands(script: str) -> list[str]:
+    tokens = shell_tokens(script)
     found = []
     for index, token in enumerate(tokens):
         if token.rsplit("/", 1)[-1] != "docker" and not token.endswith("$(docker"):
