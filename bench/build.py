@@ -38,16 +38,10 @@ def _build(project: Path, lab: Lab, site: Path, verify: bool) -> dict:
 
 
 def measure(project: Path, lab: Lab, reps: int, work: Path) -> dict:
-    log(
-        f"2/5. warm mkdocs build vs DOCLAB_VERIFY=0, {reps} interleaved repetitions (+1 warm-up)"
-    )
+    log(f"2/5. warm mkdocs build vs DOCLAB_VERIFY=0, {reps} interleaved repetitions (+1 warm-up)")
     site = work / "site"
-    warmup = _build(
-        project, lab, site, verify=True
-    )  # fills the cache if anything is missing from it
-    log(
-        f"   warm-up build: {warmup['seconds']:.1f}s, {warmup['summary_line'] or warmup['summary']}"
-    )
+    warmup = _build(project, lab, site, verify=True)  # fills the cache if anything is missing from it
+    log(f"   warm-up build: {warmup['seconds']:.1f}s, {warmup['summary_line'] or warmup['summary']}")
     on, off = [], []
     for rep in range(reps):
         order = (True, False) if rep % 2 == 0 else (False, True)
@@ -79,26 +73,18 @@ def measure(project: Path, lab: Lab, reps: int, work: Path) -> dict:
         "verify_on_seconds": round(t_on, 2),
         "verify_off_seconds": round(t_off, 2),
         "ratio": round(t_on / t_off, 3),
-        "ratio_per_rep": [
-            round(a["seconds"] / b["seconds"], 3) for a, b in zip(on, off, strict=True)
-        ],
+        "ratio_per_rep": [round(a["seconds"] / b["seconds"], 3) for a, b in zip(on, off, strict=True)],
         "executed_in_warm_builds": [b["executed"] for b in on],
         "warm_summary_line": on[-1]["summary_line"],
         "warm_summary": on[-1]["summary"],
         "returncodes": [b["returncode"] for b in on + off],
         "waited_for_lock": any(b["waited_for_lock"] for b in on + off),
-        "stderr_tail": next(
-            (b["stderr_tail"] for b in on + off if b["stderr_tail"]), ""
-        ),
+        "stderr_tail": next((b["stderr_tail"] for b in on + off if b["stderr_tail"]), ""),
         "peak_rss_mib": {
             "verify_on": round(median(rss_on) / 1024, 1) if rss_on else None,
             "verify_off": round(median(rss_off) / 1024, 1) if rss_off else None,
-            "warmup": round(warmup["max_rss_kib"] / 1024, 1)
-            if warmup["max_rss_kib"]
-            else None,
-            "max_seen": round(
-                max(rss_on + rss_off + [warmup["max_rss_kib"] or 0]) / 1024, 1
-            ),
+            "warmup": round(warmup["max_rss_kib"] / 1024, 1) if warmup["max_rss_kib"] else None,
+            "max_seen": round(max(rss_on + rss_off + [warmup["max_rss_kib"] or 0]) / 1024, 1),
             "how": "GNU time -v: Maximum resident set size of the mkdocs process",
         },
     }

@@ -15,9 +15,7 @@ def first_up(project: Path, lab: Lab, workers: int) -> dict:
         doclab(["down", "--purge"], project, lab, timeout=300)
         shutil.rmtree(state, ignore_errors=True)
     log(f"4. first `doclab up --workers {workers}` on an empty state ({state})")
-    timed = doclab(
-        ["up", "--quiet", "--workers", str(workers)], project, lab, timeout=1800
-    )
+    timed = doclab(["up", "--quiet", "--workers", str(workers)], project, lab, timeout=1800)
     steps = read_json(state / "last-up.json")
     log(f"   first up: {timed.seconds:.1f}s, exit {timed.returncode}")
     return {
@@ -29,14 +27,10 @@ def first_up(project: Path, lab: Lab, workers: int) -> dict:
 
 
 def second_up(project: Path, lab: Lab, workers: int, reps: int) -> dict:
-    log(
-        f"4. `doclab up --workers {workers}` with everything running, {reps} repetitions"
-    )
+    log(f"4. `doclab up --workers {workers}` with everything running, {reps} repetitions")
     seconds, steps = [], {}
     for _ in range(reps):
-        timed = doclab(
-            ["up", "--quiet", "--workers", str(workers)], project, lab, timeout=600
-        )
+        timed = doclab(["up", "--quiet", "--workers", str(workers)], project, lab, timeout=600)
         if timed.returncode != 0:
             return {"error": tail(timed.stderr + timed.stdout, 10), "raw": seconds}
         seconds.append(timed.seconds)

@@ -48,11 +48,7 @@ def subset(project: Path) -> list[str]:
             continue
         example, _ = _load(project, rel)
         header = example.header
-        if (
-            header.exit == 0
-            and set(header.images) <= {"busybox"}
-            and not example.fixture_dir.is_dir()
-        ):
+        if header.exit == 0 and set(header.images) <= {"busybox"} and not example.fixture_dir.is_dir():
             chosen.append(rel)
     return chosen
 
@@ -97,9 +93,7 @@ def _bash_run(project: Path, rel: str, lab: Lab) -> tuple[float, float, str]:
             else f"{rel}: bash -e exit {proc.returncode}: {tail(proc.stdout.decode(errors='replace'), 3)}"
         )
         started = time.monotonic()
-        cleanup(
-            client, before, {"busybox:latest"}
-        )  # the same ledger cleanup the engine does, timed apart
+        cleanup(client, before, {"busybox:latest"})  # the same ledger cleanup the engine does, timed apart
         cleaned = time.monotonic() - started
     finally:
         client.close()
@@ -112,9 +106,7 @@ def measure(project: Path, lab: Lab, reps: int) -> dict:
     log(f"1. engine overhead: {len(files)} examples, {reps} interleaved repetitions")
     import sys
 
-    sys.path.insert(
-        0, str(project)
-    )  # the snapshot's doclab, for the bash side's ledger cleanup
+    sys.path.insert(0, str(project))  # the snapshot's doclab, for the bash side's ledger cleanup
     bash_runs, bash_cleanups, engine_runs, engine_inner, engine_examples = (
         [],
         [],
@@ -145,18 +137,12 @@ def measure(project: Path, lab: Lab, reps: int) -> dict:
                     )
                     data = read_json(report)
                     if timed.returncode != 0:
-                        problems.append(
-                            f"doclab check exit {timed.returncode}: {tail(timed.stderr + timed.stdout, 4)}"
-                        )
+                        problems.append(f"doclab check exit {timed.returncode}: {tail(timed.stderr + timed.stdout, 4)}")
                     if timed.waited_for_lock:
-                        problems.append(
-                            "doclab check waited for another check's daemon lock"
-                        )
+                        problems.append("doclab check waited for another check's daemon lock")
                     engine_runs.append(timed.seconds)
                     engine_inner.append(float(data.get("seconds", 0.0)))
-                    engine_examples.append(
-                        sum(float(e["seconds"]) for e in data.get("examples", []))
-                    )
+                    engine_examples.append(sum(float(e["seconds"]) for e in data.get("examples", [])))
             log(
                 f"   rep {rep + 1}: bash {bash_runs[-1]:.2f}s (+{bash_cleanups[-1]:.2f}s cleanup), doclab {engine_runs[-1]:.2f}s"
             )
@@ -164,9 +150,7 @@ def measure(project: Path, lab: Lab, reps: int) -> dict:
         sys.path.remove(str(project))
         report.unlink(missing_ok=True)
     bash = median(bash_runs)
-    bash_with_cleanup = median(
-        [a + b for a, b in zip(bash_runs, bash_cleanups, strict=True)]
-    )
+    bash_with_cleanup = median([a + b for a, b in zip(bash_runs, bash_cleanups, strict=True)])
     engine = median(engine_runs)
     return {
         "files": files,
@@ -179,9 +163,7 @@ def measure(project: Path, lab: Lab, reps: int) -> dict:
         "doclab_example_process_seconds": round(median(engine_examples), 3),
         "ratio": round(engine / bash, 3),
         "ratio_with_cleanup": round(engine / bash_with_cleanup, 3),
-        "ratio_per_rep": [
-            round(e / b, 3) for e, b in zip(engine_runs, bash_runs, strict=True)
-        ],
+        "ratio_per_rep": [round(e / b, 3) for e, b in zip(engine_runs, bash_runs, strict=True)],
         "raw": {
             "bash": bash_runs,
             "bash_cleanup": bash_cleanups,

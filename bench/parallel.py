@@ -21,11 +21,7 @@ def _check(project: Path, lab: Lab, jobs: int, report: Path, paths: list[str]) -
         "report_seconds": float(data.get("seconds", 0.0)),
         "returncode": timed.returncode,
         "statuses": statuses,
-        "failed": {
-            e["path"]: e.get("reason", "")
-            for e in data.get("examples", [])
-            if e["status"] == "failed"
-        },
+        "failed": {e["path"]: e.get("reason", "") for e in data.get("examples", []) if e["status"] == "failed"},
         "daemons": dict(Counter(e.get("daemon", "") for e in data.get("examples", []))),
         "waited_for_lock": timed.waited_for_lock,
         "summary": data.get("summary", {}),
@@ -33,12 +29,8 @@ def _check(project: Path, lab: Lab, jobs: int, report: Path, paths: list[str]) -
     }
 
 
-def measure(
-    project: Path, lab: Lab, reps: int, job_counts=(1, 2, 4), paths=("snippets",)
-) -> dict:
-    log(
-        f"3. cold verification of {' '.join(paths)}: --jobs {job_counts}, {reps} repetition(s)"
-    )
+def measure(project: Path, lab: Lab, reps: int, job_counts=(1, 2, 4), paths=("snippets",)) -> dict:
+    log(f"3. cold verification of {' '.join(paths)}: --jobs {job_counts}, {reps} repetition(s)")
     report = project / ".bench-parallel.json"
     runs: dict[int, list[dict]] = {j: [] for j in job_counts}
     for rep in range(reps):
@@ -57,9 +49,7 @@ def measure(
         for r in runs[jobs]:
             for path in sorted(base.keys() | r["statuses"].keys()):
                 if base.get(path) != r["statuses"].get(path):
-                    differences.add(
-                        f"{path}: jobs1={base.get(path)} jobs{jobs}={r['statuses'].get(path)}"
-                    )
+                    differences.add(f"{path}: jobs1={base.get(path)} jobs{jobs}={r['statuses'].get(path)}")
         differences = sorted(differences)
         out["by_jobs"][str(jobs)] = {
             "seconds": round(seconds, 2),

@@ -19,9 +19,7 @@ WORK = Path("/var/tmp/doclab-bench")
 
 
 def _git(*args: str) -> str:
-    out = subprocess.run(
-        ["git", *args], cwd=ROOT, capture_output=True, text=True, check=False
-    )
+    out = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
     return out.stdout.strip()
 
 
@@ -35,27 +33,17 @@ def parse(argv=None) -> argparse.Namespace:
         "brought up from an empty state (that is figure 4b) and purged afterwards; main: the running lab. "
         "Figures 2 and 3 always use the main lab.",
     )
-    parser.add_argument(
-        "--reps", type=int, default=3, help="repetitions of figures 1 and 2 (median)"
-    )
+    parser.add_argument("--reps", type=int, default=3, help="repetitions of figures 1 and 2 (median)")
     parser.add_argument(
         "--parallel-reps",
         type=int,
         default=1,
         help="repetitions of the full cold suite (figure 3)",
     )
-    parser.add_argument(
-        "--up-reps", type=int, default=5, help="repetitions of the second `doclab up`"
-    )
-    parser.add_argument(
-        "--sizes", default="50,150,300", help="suite sizes of the synthetic scale test"
-    )
-    parser.add_argument(
-        "--only", default="", help="comma-separated figures to run (1-6); default all"
-    )
-    parser.add_argument(
-        "--out", default=str(ROOT / "bench"), help="where results.md / results.json go"
-    )
+    parser.add_argument("--up-reps", type=int, default=5, help="repetitions of the second `doclab up`")
+    parser.add_argument("--sizes", default="50,150,300", help="suite sizes of the synthetic scale test")
+    parser.add_argument("--only", default="", help="comma-separated figures to run (1-6); default all")
+    parser.add_argument("--out", default=str(ROOT / "bench"), help="where results.md / results.json go")
     return parser.parse_args(argv)
 
 
@@ -88,7 +76,7 @@ def main(argv=None) -> int:
     def attempt(key: str, func):
         try:
             figures[key] = func()
-        except Exception as error:  # noqa: BLE001 -- one broken figure must not lose the others
+        except Exception as error:
             results["errors"][key] = f"{type(error).__name__}: {error}"
             log(f"{key} failed:\n{traceback.format_exc()}")
 
@@ -119,33 +107,23 @@ def main(argv=None) -> int:
     # (127.0.0.1:5000): they only pass on the main lab, so these two always use it.
     try:
         if wanted(2) or wanted(3) or wanted(5):
-            up = labup.second_up(
-                project, MAIN_LAB, workers=3, reps=1
-            )  # --jobs 4 needs 3 workers
+            up = labup.second_up(project, MAIN_LAB, workers=3, reps=1)  # --jobs 4 needs 3 workers
             if "error" in up:
                 raise SystemExit(f"bench: the main lab is not up: {up['error']}")
-        if wanted(3) or wanted(
-            2
-        ):  # the cold runs also fill the cache the warm build reads
+        if wanted(3) or wanted(2):  # the cold runs also fill the cache the warm build reads
             attempt(
                 "3_parallel",
                 lambda: parallel.measure(project, MAIN_LAB, args.parallel_reps),
             )
         if wanted(2) or wanted(5):
-            attempt(
-                "2_build", lambda: build.measure(project, MAIN_LAB, args.reps, WORK)
-            )
+            attempt("2_build", lambda: build.measure(project, MAIN_LAB, args.reps, WORK))
     finally:
         shutil.rmtree(WORK, ignore_errors=True)
     results["total_seconds"] = round(time.monotonic() - started, 1)
     out = Path(args.out)
-    (out / "results.json").write_text(
-        json.dumps(results, indent=2, ensure_ascii=False, default=str) + "\n"
-    )
+    (out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str) + "\n")
     (out / "results.md").write_text(render(results))
-    log(
-        f"wrote {out / 'results.md'} and {out / 'results.json'} in {results['total_seconds']}s"
-    )
+    log(f"wrote {out / 'results.md'} and {out / 'results.json'} in {results['total_seconds']}s")
     print((out / "results.md").read_text())
     return 1 if results["errors"] else 0
 
@@ -207,10 +185,7 @@ def render(results: dict) -> str:
         rows.append(
             (
                 "5. peak RSS of `mkdocs build` (verify on, warm)",
-                (
-                    f"{rss['verify_on']} MiB (verify off {rss['verify_off']} MiB, "
-                    f"cold warm-up {rss['warmup']} MiB)"
-                ),
+                (f"{rss['verify_on']} MiB (verify off {rss['verify_off']} MiB, cold warm-up {rss['warmup']} MiB)"),
                 "(info)",
                 "n/a",
             )
@@ -225,12 +200,8 @@ def render(results: dict) -> str:
             if jobs not in by:
                 continue
             r = by[jobs]
-            target = {"1": "(baseline)", "2": "≥ 1.6x", "4": "(≈ jobs 2 on 2 cores)"}[
-                jobs
-            ]
-            met = (
-                None if jobs == "1" else (r["speedup"] >= 1.6 if jobs == "2" else None)
-            )
+            target = {"1": "(baseline)", "2": "≥ 1.6x", "4": "(≈ jobs 2 on 2 cores)"}[jobs]
+            met = None if jobs == "1" else (r["speedup"] >= 1.6 if jobs == "2" else None)
             rows.append(
                 (
                     f"3. cold `doclab check --no-cache snippets --jobs {jobs}` ({p['examples']} examples)",
@@ -260,10 +231,7 @@ def render(results: dict) -> str:
             f"2 cores within the time budget). Jobs 1 summary: {by['1']['summary']}"
             + (f"; failed at jobs 1: {failed}" if failed else "")
             + ". Examples per daemon: "
-            + "; ".join(
-                f"jobs {j}: {sorted(r['examples_per_daemon'].values(), reverse=True)}"
-                for j, r in by.items()
-            )
+            + "; ".join(f"jobs {j}: {sorted(r['examples_per_daemon'].values(), reverse=True)}" for j, r in by.items())
         )
     if (u := f.get("4_second_up")) and "seconds" in u:
         rows.append(

@@ -8,9 +8,7 @@ from pathlib import Path
 
 from bench.util import Lab, check_argv, log, read_json, run, tail
 
-FAKE_ID = (
-    "0123456789abcdef" * 4
-)  # any 64-hex container ID: IDs are volatile and normalised
+FAKE_ID = "0123456789abcdef" * 4  # any 64-hex container ID: IDs are volatile and normalised
 
 
 def example_text(n: int) -> str:
@@ -29,9 +27,7 @@ def make_project(source: Path, dest: Path, count: int) -> list[str]:
     """A temporary project: the snapshot's doclab package and `count` generated examples."""
     if dest.exists():
         shutil.rmtree(dest)
-    shutil.copytree(
-        source / "doclab", dest / "doclab", ignore=shutil.ignore_patterns("__pycache__")
-    )
+    shutil.copytree(source / "doclab", dest / "doclab", ignore=shutil.ignore_patterns("__pycache__"))
     folder = dest / "snippets" / "scale"
     folder.mkdir(parents=True)
     paths = []
@@ -42,9 +38,7 @@ def make_project(source: Path, dest: Path, count: int) -> list[str]:
     return paths
 
 
-def measure(
-    source: Path, lab: Lab, work: Path, sizes=(50, 150, 300), job_counts=(1, 4)
-) -> dict:
+def measure(source: Path, lab: Lab, work: Path, sizes=(50, 150, 300), job_counts=(1, 4)) -> dict:
     log(f"6. synthetic scale test: sizes {sizes}, --jobs {job_counts}, one run each")
     project = work / "scale-project"
     paths = make_project(source, project, max(sizes))
@@ -66,9 +60,7 @@ def measure(
                 "jobs": jobs,
                 "seconds": round(timed.seconds, 2),
                 "seconds_per_example": round(timed.seconds / size, 3),
-                "example_process_seconds_per_example": round(
-                    process / max(len(examples), 1), 3
-                ),
+                "example_process_seconds_per_example": round(process / max(len(examples), 1), 3),
                 "passed": summary.get("passed"),
                 "failed": summary.get("failed"),
                 "returncode": timed.returncode,
@@ -76,9 +68,7 @@ def measure(
                 "stderr_tail": "" if timed.returncode == 0 else tail(timed.stderr, 6),
             }
             rows.append(row)
-            log(
-                f"   size {size} jobs {jobs}: {timed.seconds:.1f}s = {row['seconds_per_example']}s/example, {summary}"
-            )
+            log(f"   size {size} jobs {jobs}: {timed.seconds:.1f}s = {row['seconds_per_example']}s/example, {summary}")
     shutil.rmtree(project, ignore_errors=True)
     return {
         "rows": rows,

@@ -122,9 +122,7 @@ class Timed:
 
     @property
     def waited_for_lock(self) -> bool:
-        return (
-            "another check" in self.stderr and "waiting for it to finish" in self.stderr
-        )
+        return "another check" in self.stderr and "waiting for it to finish" in self.stderr
 
 
 def run(
@@ -160,9 +158,7 @@ def run(
     return Timed(seconds, proc.returncode, proc.stdout, proc.stderr, max_rss)
 
 
-def doclab(
-    args: list[str], cwd: Path, lab: Lab, timeout: float = 1800, **extra: str
-) -> Timed:
+def doclab(args: list[str], cwd: Path, lab: Lab, timeout: float = 1800, **extra: str) -> Timed:
     return run([PY, "-m", "doclab", *args], cwd, lab.env(**extra), timeout)
 
 

@@ -55,9 +55,7 @@ log = logging.getLogger("mkdocs.plugins.doclab")
 SNIPPETS = "snippets"
 TABLE_PLACEHOLDER = "<!-- doclab:verification-table -->"
 FENCE_RE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})")
-INCLUDE_RE = re.compile(
-    r"""^(?P<indent>[ \t]*)--8<--[ \t]+(?P<q>["'])(?P<spec>[^"']+)(?P=q)[ \t]*$"""
-)
+INCLUDE_RE = re.compile(r"""^(?P<indent>[ \t]*)--8<--[ \t]+(?P<q>["'])(?P<spec>[^"']+)(?P=q)[ \t]*$""")
 LINE_SPEC_RE = re.compile(r"(?::-?\d*){1,2}$")
 
 
@@ -83,11 +81,7 @@ def find_includes(markdown: str) -> list[Include]:
             if match:
                 fence = match.group("fence")
             continue
-        closing = (
-            match
-            and match.group("fence")[0] == fence[0]
-            and len(match.group("fence")) >= len(fence)
-        )
+        closing = match and match.group("fence")[0] == fence[0] and len(match.group("fence")) >= len(fence)
         if closing and not line.strip()[len(match.group("fence")) :].strip():
             fence = None
             continue
@@ -131,17 +125,11 @@ class BuildState:
     finished_at: str = ""
     engine_report: object = None  # the engine's Report when it covered every example
     executed: int = 0
-    page_examples: dict = field(
-        default_factory=dict
-    )  # "docs/x.zh.md" -> [(line, "snippets/...")]
+    page_examples: dict = field(default_factory=dict)  # "docs/x.zh.md" -> [(line, "snippets/...")]
     examples: dict = field(default_factory=dict)  # "snippets/..." -> Example
     results: dict = field(default_factory=dict)  # "snippets/..." -> Result
-    fresh: set = field(
-        default_factory=set
-    )  # results produced by the engine in this build
-    bad: dict = field(
-        default_factory=dict
-    )  # "snippets/..." -> why it could not be loaded
+    fresh: set = field(default_factory=set)  # results produced by the engine in this build
+    bad: dict = field(default_factory=dict)  # "snippets/..." -> why it could not be loaded
 
 
 # ---------------------------------------------------------------------------
@@ -150,12 +138,7 @@ class BuildState:
 
 
 def _pages_of(build: BuildState, path: str) -> list[str]:
-    return [
-        f"{page}:{line}"
-        for page, items in build.page_examples.items()
-        for line, p in items
-        if p == path
-    ]
+    return [f"{page}:{line}" for page, items in build.page_examples.items() for line, p in items if p == path]
 
 
 def _scan(build: BuildState, docs_dir: Path) -> None:
@@ -197,26 +180,18 @@ def _verify(build: BuildState) -> None:
     if mode in ("0", "off", "false", "no"):
         build.mode, build.why = "off", "DOCLAB_VERIFY=0"
         if required:
-            log.error(
-                "doclab: DOCLAB_REQUIRE_VERIFY=1 but DOCLAB_VERIFY=0: examples must be verified"
-            )
+            log.error("doclab: DOCLAB_REQUIRE_VERIFY=1 but DOCLAB_VERIFY=0: examples must be verified")
         else:
-            log.info(
-                "doclab: DOCLAB_VERIFY=0: examples not run, showing their recorded output"
-            )
+            log.info("doclab: DOCLAB_VERIFY=0: examples not run, showing their recorded output")
         return
 
     from doclab.engine import Checker
     from doclab.errors import DaemonUnavailable, DoclabError
 
     jobs = int(os.environ.get("DOCLAB_JOBS", "1") or 1)
-    checker = Checker(
-        root=build.root, docker_host=None, use_cache=True, update=False, jobs=jobs
-    )
+    checker = Checker(root=build.root, docker_host=None, use_cache=True, update=False, jobs=jobs)
     if hasattr(checker, "on_result"):  # progress, shown with `mkdocs build --verbose`
-        checker.on_result = lambda r: log.debug(
-            f"doclab: {r.path}: {r.status} {r.reason}".rstrip()
-        )
+        checker.on_result = lambda r: log.debug(f"doclab: {r.path}: {r.status} {r.reason}".rstrip())
     todo = []
     for path, example in build.examples.items():
         memo = state.memo.get((path, example.content_hash))
@@ -236,9 +211,7 @@ def _verify(build: BuildState) -> None:
             for result in report.results:
                 path = Path(result.path).as_posix()
                 if path not in build.examples:  # the engine may report absolute paths
-                    path = (
-                        Path(result.path).resolve().relative_to(build.root).as_posix()
-                    )
+                    path = Path(result.path).resolve().relative_to(build.root).as_posix()
                 build.results[path] = result
                 build.fresh.add(path)
                 if result.status != "failed":
@@ -250,14 +223,9 @@ def _verify(build: BuildState) -> None:
         build.results.clear()
         message = f"doclab: {len(build.examples)} examples not verified: {error}"
         if required:
-            log.error(
-                message + " (DOCLAB_REQUIRE_VERIFY=1 requires verification)"
-            )
+            log.error(message + " (DOCLAB_REQUIRE_VERIFY=1 requires verification)")
         else:
-            log.warning(
-                message
-                + " (showing the recorded output)"
-            )
+            log.warning(message + " (showing the recorded output)")
         return
     except DoclabError as error:
         build.mode, build.why = "unverified", str(error)
@@ -277,11 +245,7 @@ def _verify(build: BuildState) -> None:
             head = result.message or f"{path}:{result.line or 1}: failed"
             detail = (result.detail or "").strip("\n")
             detail_lines = detail.splitlines()[-40:]
-            reason = (
-                f" ({result.reason})"
-                if result.reason and result.reason not in head
-                else ""
-            )
+            reason = f" ({result.reason})" if result.reason and result.reason not in head else ""
             text = f"doclab: {head}{reason} — embedded in {where}"
             if detail_lines:
                 text += "\n" + "\n".join("    " + line for line in detail_lines)
@@ -404,11 +368,7 @@ def verification_table(build: BuildState, lang: str) -> str:
             f"    {build.why}"
         )
     lines.append("")
-    head = (
-        ("示例", "页面", "状态", "说明")
-        if zh
-        else ("Example", "Pages", "Status", "Reason")
-    )
+    head = ("示例", "页面", "状态", "说明") if zh else ("Example", "Pages", "Status", "Reason")
     lines.append("| " + " | ".join(head) + " |")
     lines.append("|---|---|---|---|")
     suffix = ".zh.md" if zh else ".en.md"
@@ -440,11 +400,7 @@ def on_pre_build(config, **kwargs):
     state = _state()
     state.depth += 1
     if state.depth == 1:  # the outer build; i18n builds the other languages inside it
-        root = (
-            Path(config.config_file_path).resolve().parent
-            if config.config_file_path
-            else ROOT
-        )
+        root = Path(config.config_file_path).resolve().parent if config.config_file_path else ROOT
         _use_project_packages(root)
         state.build = BuildState(root=root, site_dir=Path(config.site_dir))
 
@@ -472,9 +428,7 @@ def on_page_markdown(markdown, page, config, files, **kwargs):
         index = inc.line - 1
         indent = re.match(r"[ \t]*", lines[index]).group(0)
         if not (build.root / path).is_file():
-            log.error(
-                f"{src}:{inc.line}: missing example {path} (create it or fix the include)"
-            )
+            log.error(f"{src}:{inc.line}: missing example {path} (create it or fix the include)")
             lines[index] = f"{indent}missing example {path}"
             continue
         paths.append(path)
@@ -530,9 +484,7 @@ def _status(build: BuildState, path: str) -> str:
     if result is None:
         return "not-verified"
     if path not in build.fresh and result.status == "passed":
-        return (
-            "cached"  # verified earlier in this process (mkdocs serve), unchanged since
-        )
+        return "cached"  # verified earlier in this process (mkdocs serve), unchanged since
     return result.status
 
 
@@ -576,16 +528,10 @@ def on_post_build(config, **kwargs):
     if build.engine_report is not None:
         try:
             data = dict(build.engine_report.to_dict())
-        except Exception as error:  # noqa: BLE001 -- the report is a courtesy; the build result stands
+        except Exception as error:
             log.warning(f"doclab: could not serialise the engine report: {error}")
-    examples = [
-        _result_dict(path, build)
-        for path in sorted(set(build.examples) | set(build.bad))
-    ]
-    counts = {
-        s: sum(e["status"] == s for e in examples)
-        for s in ("passed", "failed", "skipped", "cached")
-    }
+    examples = [_result_dict(path, build) for path in sorted(set(build.examples) | set(build.bad))]
+    counts = {s: sum(e["status"] == s for e in examples) for s in ("passed", "failed", "skipped", "cached")}
     data.update(
         {
             "verified": build.mode == "verified",
@@ -595,10 +541,7 @@ def on_post_build(config, **kwargs):
             "summary": counts | {"total": len(examples), "executed": build.executed},
             "summary_line": _summary(build),
             "examples": examples,
-            "pages": {
-                page: [p for _, p in items]
-                for page, items in sorted(build.page_examples.items())
-            },
+            "pages": {page: [p for _, p in items] for page, items in sorted(build.page_examples.items())},
         }
     )
     build.site_dir.mkdir(parents=True, exist_ok=True)

@@ -37,7 +37,7 @@ def lab_docker_host() -> str:
     outputs expect: the main daemon carries the suite's precious data, which a
     `docker ps -a` in an example would rightly show.
     """
-    run = subprocess.run(  # noqa: PLW1510 -- the return code is checked
+    run = subprocess.run(
         [sys.executable, "-m", "doclab", "env", "--worker", "1"],
         cwd=ROOT,
         capture_output=True,
@@ -63,7 +63,7 @@ def mkdocs_build(
     full_env = {k: v for k, v in os.environ.items() if k not in HOOK_VARIABLES}
     full_env["NO_MKDOCS_2_WARNING"] = "1"
     full_env.update(env or {})
-    run = subprocess.run(  # noqa: PLW1510 -- the return code is checked
+    run = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", *args],
         cwd=cwd,
         env=full_env,
@@ -103,7 +103,7 @@ def _lab_client():
         client = docker.DockerClient(base_url=lab.docker_host(0), timeout=60)
         client.ping()
         return client
-    except Exception:  # noqa: BLE001 -- no lab: the fixture stays out of the way
+    except Exception:
         return None
 
 
@@ -242,7 +242,7 @@ def precious_lab(tmp_path_factory):
                     problems.append(f"{PRECIOUS_TAG} points at another image")
                 if (text := _read_precious_file(client)) != PRECIOUS_TEXT:
                     problems.append(f"the file in precious-data changed: {text!r}")
-            except Exception as error:  # noqa: BLE001 -- report every kind of loss the same way
+            except Exception as error:
                 problems.append(f"precious resource lost: {error}")
             finally:
                 _remove_precious(client)

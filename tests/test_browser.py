@@ -72,7 +72,7 @@ def _pick(preferred: list[str], count: int) -> list[str]:
 @pytest.fixture(scope="session")
 def chromium_executable() -> str:
     if not Path(CHROMIUM).exists() and hasattr(os, "geteuid") and os.geteuid() == 0:
-        subprocess.run(  # noqa: PLW1510 -- checked below by the existence test
+        subprocess.run(
             ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"],
             env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
             stdin=subprocess.DEVNULL,
@@ -87,7 +87,7 @@ def chromium_executable() -> str:
 
 
 def _lab_is_up() -> bool:
-    run = subprocess.run(  # noqa: PLW1510 -- the return code is the answer
+    run = subprocess.run(
         [sys.executable, "-m", "doclab", "status"],
         cwd=ROOT,
         capture_output=True,
@@ -103,7 +103,7 @@ def built_site(project_root, build_site, tmp_path_factory, artifacts_dir):
     env = {}
     verified = _lab_is_up()
     if verified:
-        run = subprocess.run(  # noqa: PLW1510 -- checked via the match
+        run = subprocess.run(
             [sys.executable, "-m", "doclab", "env", "--worker", "1"],  # see conftest.lab_docker_host
             cwd=project_root,
             capture_output=True,
@@ -150,18 +150,14 @@ def browser(chromium_executable):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=chromium_executable, headless=True, args=CHROMIUM_ARGS
-        )
+        browser = p.chromium.launch(executable_path=chromium_executable, headless=True, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 
 
 @pytest.fixture
 def context(browser, base_url):
-    context = browser.new_context(
-        viewport={"width": 1280, "height": 900}, locale="zh-CN"
-    )
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
     context.set_default_timeout(TIMEOUT_MS)
     yield context
     context.close()
@@ -185,11 +181,7 @@ def _collect_problems(page, problems: list[str]) -> None:
     """Console errors, uncaught exceptions, failed requests and HTTP errors of one page."""
     page.on(
         "console",
-        lambda m: (
-            problems.append(f"console {m.type}: {m.text}")
-            if m.type == "error"
-            else None
-        ),
+        lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None,
     )
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     page.on(
@@ -198,9 +190,7 @@ def _collect_problems(page, problems: list[str]) -> None:
     )
     page.on(
         "response",
-        lambda r: (
-            problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None
-        ),
+        lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None,
     )
 
 
@@ -251,11 +241,7 @@ def test_every_page_has_its_language(sweep):
 
 
 def test_no_console_errors_or_failed_requests(sweep):
-    found = [
-        f"{_path(name, lang)}: {problem}"
-        for (name, lang), v in sweep.items()
-        for problem in v["problems"]
-    ]
+    found = [f"{_path(name, lang)}: {problem}" for (name, lang), v in sweep.items() for problem in v["problems"]]
     assert not found, f"{len(found)} problems:\n" + "\n".join(found[:60])
 
 
@@ -281,19 +267,11 @@ def test_footer_shows_the_verification_line_in_the_page_language(sweep, built_si
             wrong.append(f"{where}: state {state!r}, expected {mode!r}: {text}")
         n = len(examples)
         if lang == "zh":
-            marker = f"本页 {n} 个示例" + (
-                "已于" if mode == "verified" else "在本次构建中未经验证"
-            )
-            ok = (
-                text.startswith(marker) and "Docker Engine" in text
-                if mode == "verified"
-                else text.startswith(marker)
-            )
+            marker = f"本页 {n} 个示例" + ("已于" if mode == "verified" else "在本次构建中未经验证")
+            ok = text.startswith(marker) and "Docker Engine" in text if mode == "verified" else text.startswith(marker)
         else:
             ok = (
-                "verified on Docker Engine" in text
-                if mode == "verified"
-                else "not verified in this build" in text
+                "verified on Docker Engine" in text if mode == "verified" else "not verified in this build" in text
             ) and str(n) in text
             ok = ok and not re.search(r"[\u4e00-\u9fff]", text)
         if not ok:
@@ -342,7 +320,7 @@ def _first_result(page, base_url: str, start: str, term: str) -> tuple[str, str]
     first = page.locator(".md-search-result__item").first
     try:
         first.wait_for(state="visible")
-    except Exception:  # noqa: BLE001 -- reported with what the search said
+    except Exception:
         meta = page.locator(".md-search-result__meta").inner_text()
         pytest.fail(f"search {term!r} on {start}: no results ({meta})", pytrace=False)
     link = first.locator("a").first
@@ -353,13 +331,7 @@ def _first_result(page, base_url: str, start: str, term: str) -> tuple[str, str]
 
 
 def _title(name: str, lang: str) -> str:
-    return (
-        (ROOT / "docs" / f"{name}.{lang}.md")
-        .read_text(encoding="utf-8")
-        .split("\n")[0]
-        .lstrip("# ")
-        .strip()
-    )
+    return (ROOT / "docs" / f"{name}.{lang}.md").read_text(encoding="utf-8").split("\n")[0].lstrip("# ").strip()
 
 
 SEARCHES = [
@@ -380,15 +352,13 @@ def test_search_ranks_the_right_page_first(page, base_url, lang, term, expected)
     start = _path("index", lang)
     href, shown = _first_result(page, base_url, start, term)
     if expected is not None:
-        assert href == _path(
-            expected, lang
-        ), f"first result for {term!r}: {href} ({shown})"
+        assert href == _path(expected, lang), f"first result for {term!r}: {href} ({shown})"
     else:
         titled = [n for n in names if term in _title(n, lang)]
         assert titled, f"no {lang} page has {term!r} in its title"
-        assert href in [
-            _path(n, lang) for n in titled
-        ], f"first result for {term!r}: {href} ({shown}); pages titled with it: {titled}"
+        assert href in [_path(n, lang) for n in titled], (
+            f"first result for {term!r}: {href} ({shown}); pages titled with it: {titled}"
+        )
 
 
 # ---------------------------------------------------------------- copy button
@@ -413,9 +383,7 @@ FIND_TRANSCRIPT = """
 
 def test_copy_button_copies_only_the_commands(context, page, base_url):
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base_url)
-    for name in _pick(
-        ["container-commands", "image-commands", "concepts", "index"], 99
-    ):
+    for name in _pick(["container-commands", "image-commands", "concepts", "index"], 99):
         page.goto(base_url + _path(name, "zh"))
         block = page.evaluate(FIND_TRANSCRIPT)
         if block:
@@ -425,9 +393,7 @@ def test_copy_button_copies_only_the_commands(context, page, base_url):
     target = page.locator("[data-test-target]")
     target.scroll_into_view_if_needed()
     target.hover()
-    button = target.locator(
-        ".md-clipboard, .md-code__button[data-md-type='copy']"
-    ).first
+    button = target.locator(".md-clipboard, .md-code__button[data-md-type='copy']").first
     button.click()
     copied = page.evaluate("navigator.clipboard.readText()")
     lines = copied.split("\n")
@@ -444,10 +410,7 @@ def test_mermaid_diagrams_render_to_svg(page, base_url, built_site):
     with_mermaid = [
         n
         for n in _pick(["architecture"], 99)
-        if 'class="mermaid"'
-        in (site / _path(n, "zh").lstrip("/") / "index.html").read_text(
-            encoding="utf-8"
-        )
+        if 'class="mermaid"' in (site / _path(n, "zh").lstrip("/") / "index.html").read_text(encoding="utf-8")
     ]
     if not with_mermaid:
         pytest.skip("no page has a mermaid diagram yet")
@@ -459,13 +422,11 @@ def test_mermaid_diagrams_render_to_svg(page, base_url, built_site):
         " return attach.call(this, {...init, mode: 'open'}); };"
     )
     page.goto(base_url + _path(name, "zh"))
-    html = (site / _path(name, "zh").lstrip("/") / "index.html").read_text(
-        encoding="utf-8"
-    )
+    html = (site / _path(name, "zh").lstrip("/") / "index.html").read_text(encoding="utf-8")
     count = html.count('class="mermaid"')
     try:
         page.locator(".mermaid svg").first.wait_for(state="attached", timeout=15_000)
-    except Exception:  # noqa: BLE001 -- reported below with what the page did load
+    except Exception:
         scripts = page.evaluate("[...document.scripts].map(s => s.src).filter(Boolean)")
         pytest.fail(
             f"{_path(name, 'zh')}: no .mermaid svg after 15s ({count} diagrams); "
@@ -481,9 +442,7 @@ def test_mermaid_diagrams_render_to_svg(page, base_url, built_site):
         "[...document.querySelectorAll('.mermaid')].map(d =>"
         " d.shadowRoot.querySelector('svg').getAttribute('aria-roledescription'))"
     )
-    assert (
-        "error" not in kinds
-    ), f"{_path(name, 'zh')}: a diagram failed to parse: {kinds}"
+    assert "error" not in kinds, f"{_path(name, 'zh')}: a diagram failed to parse: {kinds}"
 
 
 # ---------------------------------------------------------------- linked tabs
@@ -520,20 +479,14 @@ def test_linked_tabs_switch_together(page, base_url):
     assert all(s["checked"] != "Python" for s in before), before
     first = (
         page.locator(".tabbed-set")
-        .filter(
-            has=page.locator(".tabbed-labels > label", has_text=re.compile(r"^Python$"))
-        )
+        .filter(has=page.locator(".tabbed-labels > label", has_text=re.compile(r"^Python$")))
         .first
     )
-    first.locator(
-        ".tabbed-labels > label", has_text=re.compile(r"^Python$")
-    ).first.click()
+    first.locator(".tabbed-labels > label", has_text=re.compile(r"^Python$")).first.click()
     page.wait_for_timeout(200)
     after = page.evaluate(TAB_STATE, "Python")
     assert len(after) >= 2
-    assert all(
-        s["checked"] == "Python" and s["visible"] == "Python" for s in after
-    ), f"{_path(name, 'zh')}: {after}"
+    assert all(s["checked"] == "Python" and s["visible"] == "Python" for s in after), f"{_path(name, 'zh')}: {after}"
 
 
 # ---------------------------------------------------------------- screenshots

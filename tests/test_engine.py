@@ -51,7 +51,9 @@ def test_mistyped_command(lab_host, tmp_path):
 def test_command_that_exits_non_zero(lab_host, tmp_path):
     result = only(check(lab_host, tmp_path, EXAMPLES / "nonzero.console"))
     assert result.status == "failed"
-    assert result.message.endswith("nonzero.console:2: $ docker run --rm busybox sh -c 'echo about to fail; exit 3' -> exit 3")
+    assert result.message.endswith(
+        "nonzero.console:2: $ docker run --rm busybox sh -c 'echo about to fail; exit 3' -> exit 3"
+    )
     assert result.detail == "about to fail"
     assert result.line == 2
 
@@ -97,7 +99,9 @@ def test_hanging_logs_follow_is_killed_at_its_timeout(lab_host, client, tmp_path
     before = inventory(client)
     result = only(check(lab_host, tmp_path, EXAMPLES / "hangs.console"))
     assert result.status == "failed" and result.reason == "timeout"
-    assert result.message.endswith("hangs.console:4: $ docker logs -f doclab-test-ticker -> timed out after 3s (killed)")
+    assert result.message.endswith(
+        "hangs.console:4: $ docker logs -f doclab-test-ticker -> timed out after 3s (killed)"
+    )
     assert "tick" in result.detail
     assert inventory(client) == before
 
@@ -120,13 +124,26 @@ def test_bad_header_names_file_and_line(lab_host, tmp_path):
 def test_no_daemon_gives_one_clear_line(tmp_path):
     env = dict(os.environ, DOCKER_HOST="unix:///nonexistent/docker.sock")
     run = subprocess.run(
-        [sys.executable, "-m", "doclab", "check", str(EXAMPLES / "passes.console"), "--report", str(tmp_path / "r.json")],
-        cwd=ROOT, env=env, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "doclab",
+            "check",
+            str(EXAMPLES / "passes.console"),
+            "--report",
+            str(tmp_path / "r.json"),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert run.returncode == 3
     assert run.stderr.strip().splitlines() == [
-        "doclab: no Docker daemon at unix:///nonexistent/docker.sock (no such file or directory): "
-        "start the lab with `make lab` (python -m doclab up) or point DOCKER_HOST at a running daemon"
+        (
+            "doclab: no Docker daemon at unix:///nonexistent/docker.sock (no such file or directory): "
+            "start the lab with `make lab` (python -m doclab up) or point DOCKER_HOST at a running daemon"
+        )
     ]
     assert "Traceback" not in run.stdout + run.stderr
 

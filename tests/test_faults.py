@@ -59,17 +59,30 @@ def cli_env(extra: dict | None = None) -> dict:
     return env
 
 
-def doclab(*args: str, cwd: Path = ROOT, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess[str]:
+def doclab(
+    *args: str, cwd: Path = ROOT, env: dict | None = None, timeout: int = 600
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "doclab", *args],
-        cwd=cwd, env=cli_env(env), capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL, check=False,
+        cwd=cwd,
+        env=cli_env(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        check=False,
     )
 
 
 def start_check(cwd: Path, *args: str, env: dict | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "doclab", "check", *args, "--report", str(cwd / "report.json")],
-        cwd=cwd, env=cli_env(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+        cwd=cwd,
+        env=cli_env(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
     )
 
 
@@ -77,12 +90,19 @@ def lines(text: str, waiting: bool = False) -> list[str]:
     """Non-empty lines; without `waiting`, leaving out the lock message other people's checks may cause."""
     assert "Traceback" not in text, text
     return [
-        line for line in text.splitlines()
-        if line.strip() and (waiting or not (line.startswith("doclab: another check (pid ") and line.endswith("waiting for it to finish")))
+        line
+        for line in text.splitlines()
+        if line.strip()
+        and (
+            waiting
+            or not (line.startswith("doclab: another check (pid ") and line.endswith("waiting for it to finish"))
+        )
     ]
 
 
-def wait_for_container(client: docker.DockerClient, name: str, timeout: float = 60) -> docker.models.containers.Container:
+def wait_for_container(
+    client: docker.DockerClient, name: str, timeout: float = 60
+) -> docker.models.containers.Container:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = client.containers.list(filters={"name": f"^{name}$"})
@@ -173,7 +193,9 @@ def test_registry_down_names_the_mirror_and_how_to_restart_it(instance, work):
         assert check.returncode == 1
         [line] = lines(err)
         assert line.startswith("pull-missing.console:1: cannot pull busybox:1.36.1 (")
-        assert line.endswith(f"the lab registry mirror at 127.0.0.1:{port} is not answering: restart it with `python -m doclab up`")
+        assert line.endswith(
+            f"the lab registry mirror at 127.0.0.1:{port} is not answering: restart it with `python -m doclab up`"
+        )
     finally:
         assert doclab("up", "--quiet", env=instance).returncode == 0
     assert doclab("status", env=instance).returncode == 0
@@ -239,16 +261,30 @@ def by_name(report) -> dict:
 
 def test_examples_that_never_end_are_killed_and_cleaned_up(lab_host, client, work):
     before = inventory(client)
-    results = by_name(check(lab_host, work, work / "attach.console", work / "logs-follow.console",
-                            work / "stdin-cat.console", work / "stdin-tty.console"))
+    results = by_name(
+        check(
+            lab_host,
+            work,
+            work / "attach.console",
+            work / "logs-follow.console",
+            work / "stdin-cat.console",
+            work / "stdin-tty.console",
+        )
+    )
     attach, follow = results["attach.console"], results["logs-follow.console"]
-    assert attach.reason == "timeout" and attach.message.endswith("attach.console:4: $ docker attach fault-attach -> timed out after 4s (killed)")
-    assert follow.reason == "timeout" and follow.message.endswith("logs-follow.console:4: $ docker logs -f fault-follow -> timed out after 4s (killed)")
+    assert attach.reason == "timeout" and attach.message.endswith(
+        "attach.console:4: $ docker attach fault-attach -> timed out after 4s (killed)"
+    )
+    assert follow.reason == "timeout" and follow.message.endswith(
+        "logs-follow.console:4: $ docker logs -f fault-follow -> timed out after 4s (killed)"
+    )
     assert "tick" in attach.detail and "tick" in follow.detail
     # stdin is /dev/null: `docker run -i ... cat` reads EOF and ends at once; -t has no terminal
     assert results["stdin-cat.console"].status == "passed" and results["stdin-cat.console"].seconds < 15
     tty = results["stdin-tty.console"]
-    assert tty.status == "failed" and tty.message.endswith("stdin-tty.console:2: $ docker run -it --rm busybox sh -> exit 1")
+    assert tty.status == "failed" and tty.message.endswith(
+        "stdin-tty.console:2: $ docker run -it --rm busybox sh -> exit 1"
+    )
     assert "the input device is not a TTY" in tty.detail
     assert inventory(client) == before
 
@@ -337,9 +373,23 @@ def test_allowed_and_harmless_mounts_pass_and_nothing_survives(policy_run):
 
 
 def test_callers_secrets_never_reach_examples(work):
-    secrets = {"CI_TOKEN": "supersecret", "GITHUB_TOKEN": "ghp_supersecret", "AWS_SECRET_ACCESS_KEY": "supersecret", "SSH_AUTH_SOCK": "/tmp/agent"}
-    run = doclab("check", "--no-cache", "--update", "leak-check.console", "leak-check.py",
-                 "--report", str(work / "r.json"), cwd=work, env=secrets)
+    secrets = {
+        "CI_TOKEN": "supersecret",
+        "GITHUB_TOKEN": "ghp_supersecret",
+        "AWS_SECRET_ACCESS_KEY": "supersecret",
+        "SSH_AUTH_SOCK": "/tmp/agent",
+    }
+    run = doclab(
+        "check",
+        "--no-cache",
+        "--update",
+        "leak-check.console",
+        "leak-check.py",
+        "--report",
+        str(work / "r.json"),
+        cwd=work,
+        env=secrets,
+    )
     assert run.returncode == 0, run.stderr
     for name in ("leak-check.console", "leak-check.py"):
         recorded = (work / name).read_text()
@@ -371,7 +421,11 @@ def test_corrupted_cache_entry_is_ignored_and_rerun(lab_host, work):
     assert first.status == "passed"
     [entry] = (work / ".doclab" / "cache").rglob("*.json")
     assert by_name(check(lab_host, work, work / "passes.console"))["passes.console"].status == "cached"
-    for garbage in ("\x00\xffnot json", json.dumps({"key": "someone else's", "status": "passed", "commands": []}), "[]"):
+    for garbage in (
+        "\x00\xffnot json",
+        json.dumps({"key": "someone else's", "status": "passed", "commands": []}),
+        "[]",
+    ):
         entry.write_text(garbage)
         again = by_name(check(lab_host, work, work / "passes.console"))["passes.console"]
         assert again.status == "passed" and again.seconds > 0  # run again, not trusted
@@ -405,7 +459,9 @@ def test_two_checks_on_one_daemon_wait_for_each_other(lab_host, work):
     out1, err1 = first.communicate(timeout=300)
     assert first.returncode == 0, err1
     assert second.returncode == 0, err2
-    assert f"doclab: another check (pid {first.pid}) is using {lab_host}; waiting for it to finish" in lines(err2, waiting=True)
+    assert f"doclab: another check (pid {first.pid}) is using {lab_host}; waiting for it to finish" in lines(
+        err2, waiting=True
+    )
     assert "2 passed" in out1 and "2 cached" in out2  # the second trusted what the first recorded
     for entry in (work / ".doclab" / "cache").rglob("*"):
         if entry.is_file():

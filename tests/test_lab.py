@@ -24,9 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 
 
-def doclab(
-    *args: str, env: dict | None = None, timeout: int = 600
-) -> subprocess.CompletedProcess[str]:
+def doclab(*args: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "doclab", *args],
         cwd=ROOT,
@@ -114,9 +112,7 @@ def test_public_api(main_lab):
 def test_pull_goes_through_the_mirror(main_lab):
     log = registry.log_file()
     size = log.stat().st_size
-    image = main_lab.images.pull(
-        "busybox", "latest"
-    )  # no Docker Hub here: only the mirror can answer
+    image = main_lab.images.pull("busybox", "latest")  # no Docker Hub here: only the mirror can answer
     assert "busybox:latest" in image.tags
     digest = registry.manifest_digest("library/busybox", "latest")
     assert f"busybox@{digest}" in image.attrs["RepoDigests"]
@@ -159,12 +155,7 @@ def test_up_again_is_fast_and_rebuilds_nothing(main_lab):
 
 
 def test_main_daemon_is_tidy_after_up(main_lab):
-    helper_tags = [
-        t
-        for image in main_lab.images.list(all=True)
-        for t in image.tags
-        if t.startswith("127.0.0.1:")
-    ]
+    helper_tags = [t for image in main_lab.images.list(all=True) for t in image.tags if t.startswith("127.0.0.1:")]
     assert not any("/library/" in t for t in helper_tags)
     ours = {t for image in main_lab.images.list() for t in image.tags}
     assert set(lab.base_images()) <= ours
@@ -181,9 +172,7 @@ def test_registry_port_in_use(instance):
         run = doclab("up", "--quiet", env=env)
     assert run.returncode == 1
     line = one_line(run.stderr)
-    assert (
-        f"port {env['DOCLAB_REGISTRY_PORT']}" in line and f"pid {os.getpid()}" in line
-    ), line
+    assert f"port {env['DOCLAB_REGISTRY_PORT']}" in line and f"pid {os.getpid()}" in line, line
 
 
 def test_dockerd_missing_and_not_root(tmp_path):
@@ -196,9 +185,7 @@ def test_dockerd_missing_and_not_root(tmp_path):
         "DOCLAB_RUN": str(tmp_path / "run"),
     }
     # The venv's python lives under /root, out of nobody's reach: the system python 3.11 runs it.
-    python = shutil.which("python3.11", path="/usr/bin") or pytest.skip(
-        "no /usr/bin/python3.11"
-    )
+    python = shutil.which("python3.11", path="/usr/bin") or pytest.skip("no /usr/bin/python3.11")
     run = subprocess.run(
         [
             "setpriv",
@@ -249,14 +236,10 @@ def test_status_and_down_on_a_separate_instance(instance):
     time.sleep(0.3)
     status = doclab("status", env=env)
     assert status.returncode != 0 and "registry" in status.stderr, status.stderr
-    assert (
-        doclab("up", "--quiet", env=env).returncode == 0
-    )  # recovers the dead registry
+    assert doclab("up", "--quiet", env=env).returncode == 0  # recovers the dead registry
     assert doclab("status", env=env).returncode == 0
 
-    os.kill(
-        int(Path(run_dir, "0/dockerd.pid").read_text()), 9
-    )  # stale pidfile, socket, orphan containerd
+    os.kill(int(Path(run_dir, "0/dockerd.pid").read_text()), 9)  # stale pidfile, socket, orphan containerd
     time.sleep(0.3)
     assert doclab("status", env=env).returncode != 0
     recovered = doclab("up", "--quiet", env=env)
@@ -274,28 +257,15 @@ def test_status_and_down_on_a_separate_instance(instance):
     )
     rebuilt = doclab("up", "--quiet", env=env)
     assert rebuilt.returncode == 0, rebuilt.stderr
-    assert json.loads(Path(state, "last-up.json").read_text())["built"] == [
-        "busybox:latest"
-    ]
-    with closing(
-        docker.DockerClient(base_url=f"unix://{run_dir}/0/docker.sock")
-    ) as check:
-        assert [image.tags for image in check.images.list(all=True)] == [
-            ["busybox:latest"]
-        ]
+    assert json.loads(Path(state, "last-up.json").read_text())["built"] == ["busybox:latest"]
+    with closing(docker.DockerClient(base_url=f"unix://{run_dir}/0/docker.sock")) as check:
+        assert [image.tags for image in check.images.list(all=True)] == [["busybox:latest"]]
 
     client = docker.DockerClient(base_url=f"unix://{run_dir}/0/docker.sock")
     port = free_port()
-    client.containers.run(
-        "busybox", "httpd -f -p 80", detach=True, ports={"80/tcp": ("127.0.0.1", port)}
-    )
+    client.containers.run("busybox", "httpd -f -p 80", detach=True, ports={"80/tcp": ("127.0.0.1", port)})
     client.close()
-    assert (
-        b"docker-proxy"
-        in subprocess.run(
-            ["ps", "-eo", "args"], capture_output=True, check=False
-        ).stdout
-    )
+    assert b"docker-proxy" in subprocess.run(["ps", "-eo", "args"], capture_output=True, check=False).stdout
 
     down = doclab("down", env=env)
     assert down.returncode == 0, down.stderr
@@ -310,19 +280,10 @@ def test_status_and_down_on_a_separate_instance(instance):
         or f"-host-port {port} " in line
     ]
     assert leftovers == []
-    assert (
-        subprocess.run(
-            ["ip", "link", "show", f"doclab{index}"], capture_output=True, check=False
-        ).returncode
-        != 0
-    )
-    rules = subprocess.run(
-        ["iptables-save"], capture_output=True, check=False, text=True
-    ).stdout
+    assert subprocess.run(["ip", "link", "show", f"doclab{index}"], capture_output=True, check=False).returncode != 0
+    rules = subprocess.run(["iptables-save"], capture_output=True, check=False, text=True).stdout
     assert f"doclab-{index} " not in rules and f'doclab-{index}"' not in rules
-    with (
-        socket.socket() as probe
-    ):  # the registry let go of its port (TIME_WAIT allowed)
+    with socket.socket() as probe:  # the registry let go of its port (TIME_WAIT allowed)
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         probe.bind(("127.0.0.1", int(env["DOCLAB_REGISTRY_PORT"])))
     assert doclab("status", env=env).returncode != 0

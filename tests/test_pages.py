@@ -46,9 +46,7 @@ ENGLISH_RUN_RE = re.compile(r"(?:\b[A-Za-z][A-Za-z'’-]*\b[ ,;:]+){24,}[A-Za-z]
 
 
 def _hooks():
-    spec = importlib.util.spec_from_file_location(
-        "doclab_hooks_for_tests", ROOT / "hooks" / "doclab_hooks.py"
-    )
+    spec = importlib.util.spec_from_file_location("doclab_hooks_for_tests", ROOT / "hooks" / "doclab_hooks.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
@@ -93,11 +91,7 @@ def _prose(markdown: str) -> str:
             fence = match.group(1)
             continue
         if fence is not None:
-            if (
-                match
-                and match.group(1)[0] == fence[0]
-                and not line.strip()[len(match.group(1)) :].strip()
-            ):
+            if match and match.group(1)[0] == fence[0] and not line.strip()[len(match.group(1)) :].strip():
                 fence = None
             continue
         out.append(line)
@@ -116,11 +110,7 @@ def _pairs():
 
 @pytest.mark.parametrize("name", _pairs())
 def test_page_exists_in_both_languages(name):
-    missing = [
-        f"docs/{name}.{lang}.md"
-        for lang in LANGS
-        if not (DOCS / f"{name}.{lang}.md").is_file()
-    ]
+    missing = [f"docs/{name}.{lang}.md" for lang in LANGS if not (DOCS / f"{name}.{lang}.md").is_file()]
     assert not missing, f"missing: {', '.join(missing)}"
 
 
@@ -135,21 +125,15 @@ def test_pair_embeds_the_same_examples(name):
     zh, en = _both(name)
     zh_paths = [i.path for i in find_includes(zh)]
     en_paths = [i.path for i in find_includes(en)]
-    assert zh_paths == en_paths, (
-        f"docs/{name}.zh.md embeds {zh_paths}, docs/{name}.en.md embeds {en_paths}"
-    )
+    assert zh_paths == en_paths, f"docs/{name}.zh.md embeds {zh_paths}, docs/{name}.en.md embeds {en_paths}"
 
 
 @pytest.mark.parametrize("name", _pairs())
 def test_pair_has_the_same_structure(name):
     zh, en = _both(name)
     (zh_levels, zh_blocks), (en_levels, en_blocks) = _outline(zh), _outline(en)
-    assert zh_levels == en_levels, (
-        f"heading levels differ: zh {zh_levels} / en {en_levels}"
-    )
-    assert zh_blocks == en_blocks, (
-        f"code blocks differ: zh {zh_blocks} / en {en_blocks}"
-    )
+    assert zh_levels == en_levels, f"heading levels differ: zh {zh_levels} / en {en_levels}"
+    assert zh_blocks == en_blocks, f"code blocks differ: zh {zh_blocks} / en {en_blocks}"
 
 
 @pytest.mark.parametrize("name", _pairs())
@@ -160,14 +144,10 @@ def test_pair_is_written_in_each_language(name):
     assert not runs, f"docs/{name}.en.md has Chinese text: {runs[:3]}"
     en_cjk = len(re.findall(f"[{CJK}]", en_prose))
     en_latin = len(re.findall(r"[A-Za-z]", en_prose))
-    assert en_cjk <= 0.05 * en_latin, (
-        f"docs/{name}.en.md has too much Chinese ({en_cjk} CJK characters)"
-    )
+    assert en_cjk <= 0.05 * en_latin, f"docs/{name}.en.md has too much Chinese ({en_cjk} CJK characters)"
     cjk = len(re.findall(f"[{CJK}]", zh_prose))
     latin = len(re.findall(r"[A-Za-z]", zh_prose))
-    assert cjk >= 0.5 * latin, (
-        f"docs/{name}.zh.md reads mostly as English ({cjk} CJK vs {latin} Latin letters)"
-    )
+    assert cjk >= 0.5 * latin, f"docs/{name}.zh.md reads mostly as English ({cjk} CJK vs {latin} Latin letters)"
     sentences = [m.group(0) for m in ENGLISH_RUN_RE.finditer(zh_prose)]
     assert not sentences, f"docs/{name}.zh.md has English sentences: {sentences[:2]}"
     assert zh.strip() != en.strip()
@@ -180,9 +160,7 @@ class _Loader(yaml.SafeLoader):
     """Reads mkdocs.yml without executing its !!python and !ENV tags."""
 
 
-_Loader.add_multi_constructor(
-    "tag:yaml.org,2002:python/", lambda loader, suffix, node: None
-)
+_Loader.add_multi_constructor("tag:yaml.org,2002:python/", lambda loader, suffix, node: None)
 _Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
 
 
@@ -210,23 +188,17 @@ def test_nav_lists_every_page_once():
     assert sorted(names) == sorted(PAGES), f"nav pages {names}"
     assert len(names) == len(set(names))
     on_disk = {p.name.split(".")[0] for p in DOCS.glob("*.md")}
-    assert on_disk <= set(PAGES), (
-        f"pages not in the nav: {sorted(on_disk - set(PAGES))}"
-    )
+    assert on_disk <= set(PAGES), f"pages not in the nav: {sorted(on_disk - set(PAGES))}"
 
 
 def test_nav_is_translated():
     config = _config()
     titles, files = [], []
     _walk(config["nav"], titles, files)
-    i18n = next(
-        p["i18n"] for p in config["plugins"] if isinstance(p, dict) and "i18n" in p
-    )
+    i18n = next(p["i18n"] for p in config["plugins"] if isinstance(p, dict) and "i18n" in p)
     en = next(lang for lang in i18n["languages"] if lang["locale"] == "en")
     translations = en.get("nav_translations") or {}
-    untranslated = [
-        t for t in titles if re.search(f"[{CJK}]", t) and t not in translations
-    ]
+    untranslated = [t for t in titles if re.search(f"[{CJK}]", t) and t not in translations]
     assert not untranslated, f"no English nav title for {untranslated}"
     for title in translations.values():
         assert not re.search(f"[{CJK}]", title), title
@@ -252,11 +224,7 @@ def test_every_snippet_is_embedded():
     fixtures = _fixture_dirs()
     orphans = []
     for file in sorted(SNIPPETS.rglob("*")):
-        if (
-            not file.is_file()
-            or "__pycache__" in file.parts
-            or file.name.startswith(".")
-        ):
+        if not file.is_file() or "__pycache__" in file.parts or file.name.startswith("."):
             continue
         if any(folder in file.parents for folder in fixtures):
             continue
@@ -271,7 +239,24 @@ def test_every_include_exists():
     for page in sorted(DOCS.glob("*.md")):
         for include in find_includes(page.read_text(encoding="utf-8")):
             if not (SNIPPETS / include.path).is_file():
-                missing.append(
-                    f"docs/{page.name}:{include.line}: snippets/{include.path}"
-                )
+                missing.append(f"docs/{page.name}:{include.line}: snippets/{include.path}")
     assert not missing, "\n".join(missing)
+
+
+def test_every_example_header_and_transcript_parses():
+    """The example checks that need no daemon: header syntax and transcript shape, one line per problem."""
+    from doclab.engine import discover, load_example
+    from doclab.engine.transcript import parse_transcript
+    from doclab.errors import DoclabError
+
+    problems = []
+    for path in discover([ROOT / "snippets"]):
+        try:
+            example = load_example(path)
+            if example.kind == "console":
+                parse_transcript(example.body, path, example.body_start_line)
+            else:
+                compile(example.text, str(path), "exec")
+        except (DoclabError, SyntaxError) as error:
+            problems.append(str(error))
+    assert not problems, "\n".join(problems)

@@ -20,9 +20,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-SUMMARY_RE = re.compile(
-    r"doclab: (\d+) examples: (\d+) passed, (\d+) failed, (\d+) skipped, (\d+) cached in [\d.]+s"
-)
+SUMMARY_RE = re.compile(r"doclab: (\d+) examples: (\d+) passed, (\d+) failed, (\d+) skipped, (\d+) cached in [\d.]+s")
 NO_DAEMON = "unix:///nonexistent.sock"
 
 
@@ -52,12 +50,8 @@ def site_dir(site_build, project_root) -> Path:
 
 def test_strict_build_verifies_everything(site_build, site_dir):
     _, output = site_build
-    assert re.search(
-        r'<html lang="zh"', (site_dir / "index.html").read_text(encoding="utf-8")
-    )
-    assert re.search(
-        r'<html lang="en"', (site_dir / "en" / "index.html").read_text(encoding="utf-8")
-    )
+    assert re.search(r'<html lang="zh"', (site_dir / "index.html").read_text(encoding="utf-8"))
+    assert re.search(r'<html lang="en"', (site_dir / "en" / "index.html").read_text(encoding="utf-8"))
     assert (site_dir / "verification" / "index.html").is_file()
     assert (site_dir / "en" / "verification" / "index.html").is_file()
     report = json.loads((site_dir / "verification.json").read_text(encoding="utf-8"))
@@ -77,9 +71,7 @@ def test_verification_pages_list_every_example(site_dir):
     ):
         text = page.read_text(encoding="utf-8")
         for result in report["examples"]:
-            assert f"<code>{result['path']}</code>" in text, (
-                f"{result['path']} missing from {page}"
-            )
+            assert f"<code>{result['path']}</code>" in text, f"{result['path']} missing from {page}"
 
 
 def test_pages_with_examples_have_the_footer(site_dir):
@@ -89,13 +81,9 @@ def test_pages_with_examples_have_the_footer(site_dir):
             continue
         name = Path(source).name.split(".")[0]
         prefix = site_dir / ("en" if source.endswith(".en.md") else "")
-        html = (
-            prefix / ("index.html" if name == "index" else f"{name}/index.html")
-        ).read_text(encoding="utf-8")
+        html = (prefix / ("index.html" if name == "index" else f"{name}/index.html")).read_text(encoding="utf-8")
         assert 'class="doclab-verified doclab-verified--verified"' in html, source
-        marker = (
-            "个示例已于" if source.endswith(".zh.md") else "verified on Docker Engine"
-        )
+        marker = "个示例已于" if source.endswith(".zh.md") else "verified on Docker Engine"
         assert marker in html, source
 
 
@@ -115,34 +103,24 @@ def test_console_copy_button_copies_only_commands(site_dir):
 
 
 def test_search_segments_chinese_terms(site_dir, project_root):
-    index = json.loads(
-        (site_dir / "search" / "search_index.json").read_text(encoding="utf-8")
-    )
+    index = json.loads((site_dir / "search" / "search_index.json").read_text(encoding="utf-8"))
     tokens = set()
     for doc in index["docs"]:
         for field in ("title", "text"):
             tokens.update(re.split(r"[\s\u200b]+", doc.get(field, "")))
-    sources = "".join(
-        p.read_text(encoding="utf-8") for p in (project_root / "docs").glob("*.zh.md")
-    )
+    sources = "".join(p.read_text(encoding="utf-8") for p in (project_root / "docs").glob("*.zh.md"))
     checked = 0
     for term in ("镜像", "写时复制", "命名空间", "数据卷", "镜像加速器"):
         if term in sources:
             checked += 1
-            assert any(
-                t == term or t.startswith(term + "<") or t.endswith(">" + term)
-                for t in tokens
-            ) or any(
-                re.search(rf"(^|[\u200b\s>]){term}($|[\u200b\s<])", doc["text"])
-                for doc in index["docs"]
+            assert any(t == term or t.startswith(term + "<") or t.endswith(">" + term) for t in tokens) or any(
+                re.search(rf"(^|[\u200b\s>]){term}($|[\u200b\s<])", doc["text"]) for doc in index["docs"]
             ), f"{term} is not a search token"
     if not checked:
         pytest.skip("no Chinese pages yet")
 
 
-def test_second_build_runs_nothing(
-    site_dir, project_root, lab_docker_host, build_site, artifacts_dir
-):
+def test_second_build_runs_nothing(site_dir, project_root, lab_docker_host, build_site, artifacts_dir):
     rc, output = build_site(
         project_root,
         "--strict",
@@ -151,9 +129,7 @@ def test_second_build_runs_nothing(
     )
     assert rc == 0, output[-6000:]
     report = json.loads((site_dir / "verification.json").read_text(encoding="utf-8"))
-    assert report["summary"]["executed"] == 0, [
-        r["path"] for r in report["examples"] if r["status"] == "passed"
-    ]
+    assert report["summary"]["executed"] == 0, [r["path"] for r in report["examples"] if r["status"] == "passed"]
     (total, passed, failed, skipped, cached), *_ = SUMMARY_RE.findall(output)
     assert passed == failed == "0"
     assert int(cached) + int(skipped) == int(total)
@@ -208,22 +184,14 @@ def test_internal_links_and_anchors(site_dir):
     for page in sorted(site.rglob("*.html")):
         for url in _parse(page, cache).links:
             parts = urlsplit(url)
-            if parts.scheme or url.startswith(
-                ("//", "data:", "mailto:", "javascript:")
-            ):
+            if parts.scheme or url.startswith(("//", "data:", "mailto:", "javascript:")):
                 continue
             target = _target(site, page, url)
             if not target.exists():
                 broken.append(f"{page.relative_to(site)}: {url} -> missing {target}")
                 continue
-            if (
-                parts.fragment
-                and target.suffix == ".html"
-                and unquote(parts.fragment) not in _parse(target, cache).ids
-            ):
-                broken.append(
-                    f"{page.relative_to(site)}: {url} -> no anchor #{unquote(parts.fragment)}"
-                )
+            if parts.fragment and target.suffix == ".html" and unquote(parts.fragment) not in _parse(target, cache).ids:
+                broken.append(f"{page.relative_to(site)}: {url} -> no anchor #{unquote(parts.fragment)}")
     assert not broken, "\n".join(broken[:50])
 
 
@@ -234,9 +202,7 @@ def test_internal_links_and_anchors(site_dir):
 def test_external_links(project_root, build_site, tmp_path):
     import requests
 
-    rc, output = build_site(
-        project_root, "--site-dir", str(tmp_path / "site"), env={"DOCLAB_VERIFY": "0"}
-    )
+    rc, output = build_site(project_root, "--site-dir", str(tmp_path / "site"), env={"DOCLAB_VERIFY": "0"})
     assert rc == 0, output[-3000:]
     urls = set()
     for page in (tmp_path / "site").rglob("*.html"):
@@ -248,9 +214,7 @@ def test_external_links(project_root, build_site, tmp_path):
         if "github.com/docker-notes/docker-notes/edit/" in url:
             continue  # edit links exist once the repository is public
         try:
-            response = requests.get(
-                url, timeout=20, headers={"User-Agent": "docker-notes-linkcheck"}
-            )
+            response = requests.get(url, timeout=20, headers={"User-Agent": "docker-notes-linkcheck"})
             if response.status_code >= 400 and response.status_code not in (
                 401,
                 403,
@@ -275,22 +239,14 @@ hello from a verified example
 def _mini_project(root: Path, dest: Path, example: str) -> Path:
     """The project's build machinery, with one page pair embedding one example."""
     for name in ("hooks", "overrides", "doclab"):
-        shutil.copytree(
-            root / name, dest / name, ignore=shutil.ignore_patterns("__pycache__")
-        )
+        shutil.copytree(root / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(root / "docs" / "assets", dest / "docs" / "assets")
     for lang in ("zh", "en"):
         shutil.copy(root / "docs" / f"verification.{lang}.md", dest / "docs")
     (dest / "snippets" / "probe").mkdir(parents=True)
-    (dest / "snippets" / "probe" / "example.console").write_text(
-        example, encoding="utf-8"
-    )
-    (dest / "docs" / "index.zh.md").write_text(
-        "# 首页\n\n测试用的首页。\n", encoding="utf-8"
-    )
-    (dest / "docs" / "index.en.md").write_text(
-        "# Home\n\nA test home page.\n", encoding="utf-8"
-    )
+    (dest / "snippets" / "probe" / "example.console").write_text(example, encoding="utf-8")
+    (dest / "docs" / "index.zh.md").write_text("# 首页\n\n测试用的首页。\n", encoding="utf-8")
+    (dest / "docs" / "index.en.md").write_text("# Home\n\nA test home page.\n", encoding="utf-8")
     for lang, title in (("zh", "探针"), ("en", "Probe")):
         (dest / "docs" / f"probe.{lang}.md").write_text(
             f'# {title}\n\n```console\n--8<-- "probe/example.console"\n```\n',
@@ -305,9 +261,7 @@ def _mini_project(root: Path, dest: Path, example: str) -> Path:
     return dest
 
 
-def test_failing_example_fails_the_strict_build(
-    project_root, lab_docker_host, build_site, tmp_path, artifacts_dir
-):
+def test_failing_example_fails_the_strict_build(project_root, lab_docker_host, build_site, tmp_path, artifacts_dir):
     mini = _mini_project(project_root, tmp_path / "project", FAILING)
     rc, output = build_site(
         mini,
@@ -316,11 +270,7 @@ def test_failing_example_fails_the_strict_build(
         log=artifacts_dir / "build-failing-example.log",
     )
     assert rc != 0, output[-3000:]
-    lines = [
-        line
-        for line in output.splitlines()
-        if "ERROR" in line and "snippets/probe/example.console:" in line
-    ]
+    lines = [line for line in output.splitlines() if "ERROR" in line and "snippets/probe/example.console:" in line]
     assert lines, output[-3000:]
     assert re.search(r"snippets/probe/example\.console:\d+", lines[0]), lines[0]
     assert "docs/probe.zh.md" in lines[0] and "docs/probe.en.md" in lines[0], lines[0]
@@ -341,24 +291,16 @@ def test_missing_example_is_one_error_per_page(project_root, build_site, tmp_pat
     )
 
 
-def test_without_daemon_warns_once_and_make_build_fails(
-    project_root, build_site, tmp_path
-):
+def test_without_daemon_warns_once_and_make_build_fails(project_root, build_site, tmp_path):
     mini = _mini_project(project_root, tmp_path / "project", PASSING)
     rc, output = build_site(mini, env={"DOCKER_HOST": NO_DAEMON})
     assert rc == 0, output[-3000:]
-    warnings = [
-        line
-        for line in output.splitlines()
-        if line.startswith("WARNING") and "doclab" in line
-    ]
+    warnings = [line for line in output.splitlines() if line.startswith("WARNING") and "doclab" in line]
     assert len(warnings) == 1 and "not verified" in warnings[0], warnings
     html = (mini / "site" / "probe" / "index.html").read_text(encoding="utf-8")
     assert "doclab-verified--unverified" in html
     assert "hello from a verified example" in html
 
-    rc, output = build_site(
-        mini, "--strict", env={"DOCKER_HOST": NO_DAEMON, "DOCLAB_REQUIRE_VERIFY": "1"}
-    )
+    rc, output = build_site(mini, "--strict", env={"DOCKER_HOST": NO_DAEMON, "DOCLAB_REQUIRE_VERIFY": "1"})
     assert rc != 0
     assert "not verified" in output

@@ -34,7 +34,9 @@ def worker_daemon() -> str:
     from doclab import lab
 
     if not lab.is_running(worker):
-        pytest.fail(f"lab worker daemon {worker} is not running: start it with `python -m doclab up --workers {worker}`")
+        pytest.fail(
+            f"lab worker daemon {worker} is not running: start it with `python -m doclab up --workers {worker}`"
+        )
     return lab.docker_host(worker)
 
 
@@ -64,8 +66,7 @@ def test_every_snippet_is_found():
 
 # The note's command lists: every one runs in a passed example, except `search` (needs Docker Hub).
 NOTE_COMMANDS = (
-    "images history commit build tag pull push rmi "
-    "run create pause unpause stop kill start restart attach exec logs rm"
+    "images history commit build tag pull push rmi run create pause unpause stop kill start restart attach exec logs rm"
 ).split()
 ALIASES = {"image ls": "images", "image history": "history", "image build": "build", "container run": "run"}
 

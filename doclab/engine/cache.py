@@ -29,7 +29,11 @@ class ResultCache:
         path = self._path(key)
         try:
             entry = json.loads(path.read_text())
-            if entry.get("key") != key or entry.get("status") != "passed" or not isinstance(entry.get("commands"), list):
+            if (
+                entry.get("key") != key
+                or entry.get("status") != "passed"
+                or not isinstance(entry.get("commands"), list)
+            ):
                 raise ValueError("entry does not match its key")
             return entry
         except FileNotFoundError:
@@ -42,5 +46,7 @@ class ResultCache:
         target = self._path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"key": key, "path": path, "status": "passed", "seconds": seconds, "commands": commands}))
+        tmp.write_text(
+            json.dumps({"key": key, "path": path, "status": "passed", "seconds": seconds, "commands": commands})
+        )
         os.replace(tmp, target)

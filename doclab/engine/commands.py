@@ -28,7 +28,12 @@ def cmd_check(args) -> int:
             if result.detail:
                 err.print(result.detail.rstrip("\n"), markup=False)
         elif not args.quiet:
-            err.print(f"{result.status:>7}  {result.path}" + (f"  ({result.reason})" if result.reason and result.status != "passed" else ""), style=_STYLE[result.status], markup=False)
+            err.print(
+                f"{result.status:>7}  {result.path}"
+                + (f"  ({result.reason})" if result.reason and result.status != "passed" else ""),
+                style=_STYLE[result.status],
+                markup=False,
+            )
 
     checker = Checker(root=Path("."), use_cache=not args.no_cache, update=args.update, jobs=args.jobs, on_result=show)
     report = checker.run([Path(p) for p in args.paths])

@@ -6,8 +6,8 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from doclab.errors import DoclabError
 from doclab.engine.header import Header, parse_header
+from doclab.errors import DoclabError
 
 KINDS = {".console": "console", ".py": "python"}
 
@@ -79,6 +79,4 @@ def discover(paths: list[Path]) -> list[Path]:
 
 
 def _inside_fixture(path: Path) -> bool:
-    return any(
-        parent.with_suffix(suffix).is_file() for parent in path.parents for suffix in KINDS if parent.name
-    )
+    return any(parent.with_suffix(suffix).is_file() for parent in path.parents for suffix in KINDS if parent.name)

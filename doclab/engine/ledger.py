@@ -29,7 +29,10 @@ class Snapshot:
         api = client.api
         return cls(
             containers=sorted(c["Id"] for c in api.containers(all=True)),
-            images={i["Id"]: sorted(t for t in (i.get("RepoTags") or []) if t != "<none>:<none>") for i in api.images(all=True)},
+            images={
+                i["Id"]: sorted(t for t in (i.get("RepoTags") or []) if t != "<none>:<none>")
+                for i in api.images(all=True)
+            },
             volumes=sorted(v["Name"] for v in (api.volumes().get("Volumes") or [])),
             networks=sorted(n["Id"] for n in api.networks()),
         )
@@ -66,7 +69,10 @@ def cleanup(client: docker.DockerClient, before: Snapshot, restorable: set[str])
     known = set(before.containers)
     for container in api.containers(all=True):
         if container["Id"] not in known:
-            attempt(f"container {container['Names'][0].lstrip('/')}", lambda c=container: api.remove_container(c["Id"], force=True, v=True))
+            attempt(
+                f"container {container['Names'][0].lstrip('/')}",
+                lambda c=container: api.remove_container(c["Id"], force=True, v=True),
+            )
     known = set(before.networks)
     for network in api.networks():
         if network["Id"] not in known:
@@ -92,7 +98,9 @@ def cleanup(client: docker.DockerClient, before: Snapshot, restorable: set[str])
                 continue  # a lab base image pulled from the mirror may stay
             for tag in tags[:-1]:
                 progress |= attempt(f"tag {tag}", lambda t=tag: api.remove_image(t, noprune=True))
-            progress |= attempt(f"image {tags[-1] if tags else image_id[7:19]}", lambda i=image_id: api.remove_image(i, force=True))
+            progress |= attempt(
+                f"image {tags[-1] if tags else image_id[7:19]}", lambda i=image_id: api.remove_image(i, force=True)
+            )
         if not progress:
             break
 
@@ -127,7 +135,13 @@ class Journal:
 
     def begin(self, example: str, before: Snapshot) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        record = {"pid": os.getpid(), "docker_host": self.docker_host, "example": example, "started": time.time(), "before": asdict(before)}
+        record = {
+            "pid": os.getpid(),
+            "docker_host": self.docker_host,
+            "example": example,
+            "started": time.time(),
+            "before": asdict(before),
+        }
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(record))
         os.replace(tmp, self.path)

@@ -23,7 +23,10 @@ class DaemonLock:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(self._fd, 32, 0).decode(errors="replace").strip() or "?"
-            print(f"doclab: another check (pid {holder}) is using {self.docker_host}; waiting for it to finish", file=sys.stderr)
+            print(
+                f"doclab: another check (pid {holder}) is using {self.docker_host}; waiting for it to finish",
+                file=sys.stderr,
+            )
             fcntl.flock(self._fd, fcntl.LOCK_EX)
         os.ftruncate(self._fd, 0)
         os.pwrite(self._fd, str(os.getpid()).encode(), 0)

@@ -16,7 +16,13 @@ _SUBSTITUTIONS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"sha256:[0-9a-f]{64}"), "sha256:<digest>"),
     (re.compile(r"\b[0-9a-f]{64}\b"), "<id>"),
     # Short IDs where Docker prints them, even when all digits; elsewhere only hex with a letter and a digit.
-    (re.compile(r"(?:(?<=---> )|(?<=Running in )|(?<=intermediate container )|(?<=Successfully built )|^)[0-9a-f]{12}\b", re.MULTILINE), "<id>"),
+    (
+        re.compile(
+            r"(?:(?<=---> )|(?<=Running in )|(?<=intermediate container )|(?<=Successfully built )|^)[0-9a-f]{12}\b",
+            re.MULTILINE,
+        ),
+        "<id>",
+    ),
     (re.compile(r"\b(?=[0-9a-f]*[a-f])(?=[0-9a-f]*[0-9])[0-9a-f]{12}\b"), "<id>"),
     (re.compile(r"\b(?=[0-9a-f]*[a-f])(?=[0-9a-f]*[0-9])[0-9a-f]{10,11}\b"), "<id>"),
     # ISO timestamps, docker's Go time format and the log prefix of `--timestamps`

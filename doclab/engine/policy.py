@@ -129,7 +129,9 @@ def scan_python(source: str) -> list[Violation]:
     return found
 
 
-def check_host_config(host_config: dict, mounts: list[dict], workdir: Path, docker_socket: str | None) -> list[Violation]:
+def check_host_config(
+    host_config: dict, mounts: list[dict], workdir: Path, docker_socket: str | None
+) -> list[Violation]:
     """The API check: the configuration the daemon really received for a container."""
     found: list[Violation] = []
     if host_config.get("Privileged"):
@@ -154,7 +156,14 @@ def check_host_config(host_config: dict, mounts: list[dict], workdir: Path, dock
 class CreateWatcher:
     """Follows container create events and applies the API check to each new container."""
 
-    def __init__(self, client: docker.DockerClient, workdir: Path, allow: tuple[str, ...], docker_socket: str | None, on_violation):
+    def __init__(
+        self,
+        client: docker.DockerClient,
+        workdir: Path,
+        allow: tuple[str, ...],
+        docker_socket: str | None,
+        on_violation,
+    ):
         self.client = client
         self.workdir = workdir
         self.allow = set(allow)
@@ -183,7 +192,10 @@ class CreateWatcher:
                 except docker.errors.NotFound:
                     continue
                 found = [
-                    v for v in check_host_config(info.get("HostConfig") or {}, info.get("Mounts") or [], self.workdir, self.docker_socket)
+                    v
+                    for v in check_host_config(
+                        info.get("HostConfig") or {}, info.get("Mounts") or [], self.workdir, self.docker_socket
+                    )
                     if v.rule not in self.allow
                 ]
                 if found:
@@ -213,4 +225,3 @@ def host_ports(text: str) -> set[int]:
     ports |= {int(m) for m in re.findall(r"\(\s*[\"'][\d.]+[\"']\s*,\s*(\d+)\s*\)", text)}
     ports |= {int(m) for m in re.findall(r"[\"']\d+/(?:tcp|udp)[\"']\s*:\s*(\d+)", text)}
     return ports
-

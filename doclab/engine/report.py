@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from doclab.errors import DoclabError
@@ -81,7 +81,9 @@ class Report:
                 tmp.unlink(missing_ok=True)
             except OSError:
                 pass
-            raise DoclabError(f"cannot write the report to {path}: {error.strerror or error} (choose another path with --report)") from None
+            raise DoclabError(
+                f"cannot write the report to {path}: {error.strerror or error} (choose another path with --report)"
+            ) from None
 
     @classmethod
     def read(cls, path: Path) -> Report:
@@ -98,4 +100,4 @@ class Report:
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")

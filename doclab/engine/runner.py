@@ -198,12 +198,19 @@ class Checker:
                             return
                         try:
                             result = self._check_guarded(example, context)
-                        except Exception as error:  # noqa: BLE001 -- a bug in the engine: one line, the other examples still run
-                            result = Result(path=_rel(example.path), kind=example.kind, status="failed", reason="internal error",
-                                            message=f"{_rel(example.path)}: internal error in doclab: {type(error).__name__}: {error}")
+                        except Exception as error:
+                            result = Result(
+                                path=_rel(example.path),
+                                kind=example.kind,
+                                status="failed",
+                                reason="internal error",
+                                message=f"{_rel(example.path)}: internal error in doclab: {type(error).__name__}: {error}",
+                            )
                         with results_lock:
                             results.append(result)
-                        if self.on_result and not self._stopping.is_set():  # after Ctrl-C the CLI says "interrupted" once
+                        if (
+                            self.on_result and not self._stopping.is_set()
+                        ):  # after Ctrl-C the CLI says "interrupted" once
                             self.on_result(result)
             finally:
                 done.set()
@@ -211,7 +218,9 @@ class Checker:
         # Wait on events, not Thread.join: a Ctrl-C that interrupts join() makes CPython 3.11 report the
         # thread as finished while it still runs, and the exit would cut its cleanup short.
         finished = [threading.Event() for _ in running]
-        threads = [threading.Thread(target=worker, args=(c, e), daemon=True) for c, e in zip(running, finished, strict=True)]
+        threads = [
+            threading.Thread(target=worker, args=(c, e), daemon=True) for c, e in zip(running, finished, strict=True)
+        ]
         for thread in threads:
             thread.start()
         try:
@@ -269,20 +278,41 @@ class Checker:
 
     def _check_guarded(self, example: Example, context: DaemonContext, lookup_only: bool = False) -> Result | None:
         if context.gone:
-            return Result(path=_rel(example.path), kind=example.kind, status="skipped",
-                          reason="not run: the daemon went away", message=f"{_rel(example.path)}: not run: the daemon went away")
+            return Result(
+                path=_rel(example.path),
+                kind=example.kind,
+                status="skipped",
+                reason="not run: the daemon went away",
+                message=f"{_rel(example.path)}: not run: the daemon went away",
+            )
         try:
             return self._check(example, context, lookup_only)
         except DoclabError as error:
-            return Result(path=_rel(example.path), kind=example.kind, status="failed", reason="error",
-                          line=_line_of(str(error)), message=str(error))
+            return Result(
+                path=_rel(example.path),
+                kind=example.kind,
+                status="failed",
+                reason="error",
+                line=_line_of(str(error)),
+                message=str(error),
+            )
         except (DockerException, requests.RequestException) as error:
             if not _daemon_alive(context):
                 context.gone = True
-                return Result(path=_rel(example.path), kind=example.kind, status="failed", reason="daemon went away",
-                              message=f"{_rel(example.path)}: daemon went away ({_short_reason(error)}): run `python -m doclab up` and check again")
-            return Result(path=_rel(example.path), kind=example.kind, status="failed", reason="docker error",
-                          message=f"{_rel(example.path)}: {_short_reason(error)}")
+                return Result(
+                    path=_rel(example.path),
+                    kind=example.kind,
+                    status="failed",
+                    reason="daemon went away",
+                    message=f"{_rel(example.path)}: daemon went away ({_short_reason(error)}): run `python -m doclab up` and check again",
+                )
+            return Result(
+                path=_rel(example.path),
+                kind=example.kind,
+                status="failed",
+                reason="docker error",
+                message=f"{_rel(example.path)}: {_short_reason(error)}",
+            )
 
     def _check(self, example: Example, context: DaemonContext, lookup_only: bool = False) -> Result | None:
         """The example's result; with lookup_only, None where it has to run (no static verdict, no cache hit)."""
@@ -306,7 +336,8 @@ class Checker:
             return base
 
         violations = [
-            v for v in (
+            v
+            for v in (
                 [v for c in commands for v in policy.scan_shell(c.script, c.line)]
                 if example.kind == "console"
                 else [policy.Violation(v.rule, v.what, v.line) for v in policy.scan_python(example.text)]
@@ -359,7 +390,9 @@ class Checker:
                     if not registry_answers(mirror)
                     else f"the mirror at {mirror} does not have it: check `python -m doclab status`"
                 )
-                raise DoclabError(f"{_rel(example.path)}:1: cannot pull {ref} ({_short_reason(error)}); {hint}") from None
+                raise DoclabError(
+                    f"{_rel(example.path)}:1: cannot pull {ref} ({_short_reason(error)}); {hint}"
+                ) from None
         return ids
 
     def _run_isolated(self, example: Example, commands, context: DaemonContext):
@@ -386,9 +419,13 @@ class Checker:
                 context.process.stop(violation.message())
 
         try:
-            with policy.CreateWatcher(context.client, workdir, example.header.allow, policy.socket_path(context.docker_host), refuse):
+            with policy.CreateWatcher(
+                context.client, workdir, example.header.allow, policy.socket_path(context.docker_host), refuse
+            ):
                 if example.kind == "console":
-                    outcome = run_shell(commands, workdir, env, example.header.timeout, lambda p: setattr(context, "process", p))
+                    outcome = run_shell(
+                        commands, workdir, env, example.header.timeout, lambda p: setattr(context, "process", p)
+                    )
                 else:
                     outcome = self._run_python(example, scratch, workdir, env, context)
         finally:
@@ -413,7 +450,14 @@ class Checker:
         result_file = scratch / "result.json"
         pythonpath = str(Path(__file__).resolve().parents[2])
         process = ExampleProcess(
-            [sys.executable, "-P", "-m", "doclab.engine.pyworker", str(source_copy), str(result_file)],  # -P: the working directory does not shadow modules
+            [
+                sys.executable,
+                "-P",
+                "-m",
+                "doclab.engine.pyworker",
+                str(source_copy),
+                str(result_file),
+            ],  # -P: the working directory does not shadow modules
             workdir,
             env | {"PYTHONPATH": pythonpath, "PYTHONDONTWRITEBYTECODE": "1"},
             example.header.timeout,
@@ -438,15 +482,27 @@ class Checker:
         base.seconds = process.seconds
         if refusal:
             first = refusal[0]
-            return _failed(base, None, f"{rel}: {first.message()} (seen in the container the daemon created)", "refused by policy")
+            return _failed(
+                base, None, f"{rel}: {first.message()} (seen in the container the daemon created)", "refused by policy"
+            )
         if cleaned is None:
-            return _failed(base, None, f"{rel}: daemon went away during the example: run `python -m doclab up` and check again", "daemon went away")
+            return _failed(
+                base,
+                None,
+                f"{rel}: daemon went away during the example: run `python -m doclab up` and check again",
+                "daemon went away",
+            )
         if example.kind == "console":
             result = self._evaluate_shell(example, commands, outcome, base)
         else:
             result = self._evaluate_python(example, outcome, base)
         if result.status == "passed" and cleaned.problems:
-            return _failed(result, None, f"{rel}: could not clean up after the example: " + "; ".join(cleaned.problems), "cleanup failed")
+            return _failed(
+                result,
+                None,
+                f"{rel}: could not clean up after the example: " + "; ".join(cleaned.problems),
+                "cleanup failed",
+            )
         return result
 
     def _evaluate_shell(self, example: Example, commands, outcome, base: Result) -> Result:
@@ -456,16 +512,29 @@ class Checker:
         where = f"{rel}:{command.line}: $ {command.display}"
         tail = _tail(outcome.outputs[-1] if outcome.outputs else process.output)
         if process.timed_out:
-            return _failed(base, command.line, f"{where} -> timed out after {header.timeout}s (killed)", "timeout", tail)
+            return _failed(
+                base, command.line, f"{where} -> timed out after {header.timeout}s (killed)", "timeout", tail
+            )
         if process.capped:
-            return _failed(base, command.line, f"{where} -> output exceeded {1024} KiB; stopped (output capped)", "output capped", tail)
+            return _failed(
+                base,
+                command.line,
+                f"{where} -> output exceeded {1024} KiB; stopped (output capped)",
+                "output capped",
+                tail,
+            )
         if process.interrupted_by:
             return _failed(base, command.line, f"{where} -> {process.interrupted_by}", "interrupted", tail)
         expected_failure = header.exit != 0
         if outcome.finished:
             if expected_failure:
                 last = commands[-1]
-                return _failed(base, last.line, f"{rel}:{last.line}: $ {last.display} -> exit 0, but the header expects exit {header.exit}", "unexpected success")
+                return _failed(
+                    base,
+                    last.line,
+                    f"{rel}:{last.line}: $ {last.display} -> exit 0, but the header expects exit {header.exit}",
+                    "unexpected success",
+                )
         elif not (expected_failure and index == len(commands) - 1 and process.returncode == header.exit):
             return _failed(base, command.line, f"{where} -> exit {process.returncode}", "command failed", tail)
 
@@ -484,7 +553,13 @@ class Checker:
                 first_line = first_line or command.line
                 diffs.append(drift_diff(command.expected, actual, f"{rel}:{command.line}: $ {command.display}"))
         if diffs:
-            return _failed(base, first_line, f"{rel}:{first_line}: output drift: the live output differs from the recording (run with --update to re-record)", "output drift", "".join(diffs))
+            return _failed(
+                base,
+                first_line,
+                f"{rel}:{first_line}: output drift: the live output differs from the recording (run with --update to re-record)",
+                "output drift",
+                "".join(diffs),
+            )
         base.status = "passed"
         return base
 
@@ -492,15 +567,33 @@ class Checker:
         process, data = outcome
         rel = base.path
         if process.timed_out:
-            return _failed(base, None, f"{rel}: timed out after {example.header.timeout}s (killed)", "timeout", _tail(process.output))
+            return _failed(
+                base,
+                None,
+                f"{rel}: timed out after {example.header.timeout}s (killed)",
+                "timeout",
+                _tail(process.output),
+            )
         if process.capped:
-            return _failed(base, None, f"{rel}: output exceeded 1024 KiB; stopped (output capped)", "output capped", _tail(process.output))
+            return _failed(
+                base,
+                None,
+                f"{rel}: output exceeded 1024 KiB; stopped (output capped)",
+                "output capped",
+                _tail(process.output),
+            )
         if process.interrupted_by:
             return _failed(base, None, f"{rel}: {process.interrupted_by}", "interrupted")
         if data is not None and data.get("capped"):
             return _failed(base, None, f"{rel}: {data['error']}", "output capped", _tail(process.output))
         if data is None:
-            return _failed(base, None, f"{rel}: the example process died (exit {process.returncode})", "crashed", _tail(process.output))
+            return _failed(
+                base,
+                None,
+                f"{rel}: the example process died (exit {process.returncode})",
+                "crashed",
+                _tail(process.output),
+            )
         if data["error"]:
             line = data.get("line")
             return _failed(base, line, f"{rel}:{line or 1}: {data['error']}", "exception", data.get("traceback", ""))
@@ -513,7 +606,13 @@ class Checker:
             base.status = "passed"
             return base
         line = _first_difference(example.text, new_source)
-        return _failed(base, line, f"{rel}:{line}: output drift: the printed output differs from the `#>` comments (run with --update to re-record)", "output drift", drift_diff(example.text, new_source, rel))
+        return _failed(
+            base,
+            line,
+            f"{rel}:{line}: output drift: the printed output differs from the `#>` comments (run with --update to re-record)",
+            "output drift",
+            drift_diff(example.text, new_source, rel),
+        )
 
 
 def _failed(result: Result, line: int | None, message: str, reason: str, detail: str = "") -> Result:

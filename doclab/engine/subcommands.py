@@ -6,8 +6,24 @@ import ast
 import shlex
 
 MANAGEMENT = {
-    "builder", "buildx", "checkpoint", "config", "container", "context", "image", "manifest", "network",
-    "node", "plugin", "secret", "service", "stack", "swarm", "system", "trust", "volume",
+    "builder",
+    "buildx",
+    "checkpoint",
+    "config",
+    "container",
+    "context",
+    "image",
+    "manifest",
+    "network",
+    "node",
+    "plugin",
+    "secret",
+    "service",
+    "stack",
+    "swarm",
+    "system",
+    "trust",
+    "volume",
 }
 _FLAGS_WITH_VALUE = {"-H", "--host", "-c", "--context", "--config", "-l", "--log-level"}
 
@@ -42,16 +58,36 @@ def shell_subcommands(script: str) -> list[str]:
 
 # SDK calls and the CLI subcommand they correspond to.
 _SDK = {
-    ("containers", "run"): "run", ("containers", "create"): "create", ("containers", "list"): "ps",
-    ("containers", "get"): "inspect", ("images", "build"): "build", ("images", "pull"): "pull",
-    ("images", "push"): "push", ("images", "list"): "images", ("images", "remove"): "rmi",
-    ("images", "search"): "search", ("images", "get"): "image inspect", ("volumes", "create"): "volume create",
+    ("containers", "run"): "run",
+    ("containers", "create"): "create",
+    ("containers", "list"): "ps",
+    ("containers", "get"): "inspect",
+    ("images", "build"): "build",
+    ("images", "pull"): "pull",
+    ("images", "push"): "push",
+    ("images", "list"): "images",
+    ("images", "remove"): "rmi",
+    ("images", "search"): "search",
+    ("images", "get"): "image inspect",
+    ("volumes", "create"): "volume create",
     ("networks", "create"): "network create",
 }
 _METHODS = {
-    "start": "start", "stop": "stop", "kill": "kill", "pause": "pause", "unpause": "unpause",
-    "restart": "restart", "exec_run": "exec", "logs": "logs", "attach": "attach", "commit": "commit",
-    "tag": "tag", "history": "history", "remove": "rm", "wait": "wait", "top": "top",
+    "start": "start",
+    "stop": "stop",
+    "kill": "kill",
+    "pause": "pause",
+    "unpause": "unpause",
+    "restart": "restart",
+    "exec_run": "exec",
+    "logs": "logs",
+    "attach": "attach",
+    "commit": "commit",
+    "tag": "tag",
+    "history": "history",
+    "remove": "rm",
+    "wait": "wait",
+    "top": "top",
 }
 
 

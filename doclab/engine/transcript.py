@@ -51,18 +51,14 @@ def parse_transcript(body: str, path: Path, first_line: int) -> list[Command]:
     index = 0
     while index < len(lines) and not _is_prompt(lines[index]):
         if lines[index].strip():
-            raise DoclabError(
-                f"{path}:{first_line + index}: text before the first command: start commands with `$ `"
-            )
+            raise DoclabError(f"{path}:{first_line + index}: text before the first command: start commands with `$ `")
         index += 1
     if index == len(lines):
         raise DoclabError(f"{path}:{first_line}: transcript has no command: write at least one `$ ` line")
     while index < len(lines):
         start = index
         source = [lines[index]]
-        while index + 1 < len(lines) and (
-            source[-1].endswith("\\") or _is_continuation(lines[index + 1])
-        ):
+        while index + 1 < len(lines) and (source[-1].endswith("\\") or _is_continuation(lines[index + 1])):
             index += 1
             source.append(lines[index])
         index += 1

@@ -52,9 +52,7 @@ def cmd_up(args) -> int:
         with closing(daemon.client(main, timeout=1800)) as client:
             built = images.Seeder(client, reporter).seed()
         if workers:
-            with reporter.step(
-                f"workers 1..{workers}: start and provision base images"
-            ):
+            with reporter.step(f"workers 1..{workers}: start and provision base images"):
                 _ensure_workers(daemons[1:], reporter)
         _reap_leftovers(daemons)
         elapsed = round(time.monotonic() - started, 1)
@@ -72,9 +70,7 @@ def cmd_up(args) -> int:
         )
     if args.quiet:
         rebuilt = f", built {', '.join(built)}" if built else ""
-        print(
-            f"doclab lab up: {main.host}, registry {registry.address()}, {workers} workers{rebuilt} ({elapsed}s)"
-        )
+        print(f"doclab lab up: {main.host}, registry {registry.address()}, {workers} workers{rebuilt} ({elapsed}s)")
     else:
         _print_summary(Console(), workers, built, elapsed)
     return 0
@@ -122,13 +118,9 @@ def _ensure_workers(workers: list[DaemonPaths], reporter: Reporter) -> None:
             future.result()
 
 
-def _print_summary(
-    console: Console, workers: int, built: list[str], elapsed: float
-) -> None:
+def _print_summary(console: Console, workers: int, built: list[str], elapsed: float) -> None:
     main = DaemonPaths(0)
-    table = Table(
-        title=f"doclab lab is up ({elapsed}s)", show_header=True, header_style="bold"
-    )
+    table = Table(title=f"doclab lab is up ({elapsed}s)", show_header=True, header_style="bold")
     table.add_column("part")
     table.add_column("where")
     table.add_column("detail")
@@ -143,15 +135,8 @@ def _print_summary(
         f"mirror of Docker Hub, data in {paths.registry_home()}",
     )
     for tag in images.base_images():
-        digest = (
-            registry.manifest_digest(
-                images.registry_repository(tag), images.split(tag)[1]
-            )
-            or "missing"
-        )
-        table.add_row(
-            "image", tag, digest[:19] + ("  (built now)" if tag in built else "")
-        )
+        digest = registry.manifest_digest(images.registry_repository(tag), images.split(tag)[1]) or "missing"
+        table.add_row("image", tag, digest[:19] + ("  (built now)" if tag in built else ""))
     for n in range(1, workers + 1):
         worker = DaemonPaths(n)
         table.add_row(
@@ -179,24 +164,18 @@ def cmd_status(args) -> int:
             table.add_row(name, item.host, "[red]down[/]")
             down.append(f"{name} ({item.host})")
     registry_up = registry.is_running()
-    table.add_row(
-        "registry", registry.address(), "up" if registry_up else "[red]down[/]"
-    )
+    table.add_row("registry", registry.address(), "up" if registry_up else "[red]down[/]")
     if not registry_up:
         down.append(f"registry ({registry.address()})")
     if registry_up:
         for tag in images.base_images():
-            digest = registry.manifest_digest(
-                images.registry_repository(tag), images.split(tag)[1]
-            )
+            digest = registry.manifest_digest(images.registry_repository(tag), images.split(tag)[1])
             table.add_row("image", tag, digest or "[red]missing[/]")
             if digest is None:
                 down.append(f"image {tag} missing from the registry")
     console.print(table)
     if down:
-        raise DoclabError(
-            f"lab is not fully up: {'; '.join(down)}; run `python -m doclab up`"
-        )
+        raise DoclabError(f"lab is not fully up: {'; '.join(down)}; run `python -m doclab up`")
     return 0
 
 
@@ -208,9 +187,7 @@ def cmd_env(args) -> int:
 
 def cmd_down(args) -> int:
     if not engine_install.is_root():
-        raise DoclabError(
-            "stopping the lab needs root: run `sudo .venv/bin/python -m doclab down`"
-        )
+        raise DoclabError("stopping the lab needs root: run `sudo .venv/bin/python -m doclab down`")
     with lab_lock():
         workers = [DaemonPaths(n) for n in paths.known_workers()]
         with ThreadPoolExecutor(max_workers=max(1, len(workers))) as pool:

@@ -47,20 +47,14 @@ def config(daemon: DaemonPaths) -> dict:
         try:
             settings.update(json.loads(daemon.extra_config_file.read_text()))
         except ValueError as error:
-            raise DoclabError(
-                f"{daemon.extra_config_file} is not valid JSON: {error}"
-            ) from None
+            raise DoclabError(f"{daemon.extra_config_file} is not valid JSON: {error}") from None
     return settings
 
 
 def pid(daemon: DaemonPaths) -> int | None:
     """The pid of this lab daemon if it is alive and really is our dockerd."""
     found = processes.read_pidfile(daemon.pidfile)
-    if (
-        found
-        and processes.is_alive(found)
-        and str(daemon.config_file) in processes.cmdline(found)
-    ):
+    if found and processes.is_alive(found) and str(daemon.config_file) in processes.cmdline(found):
         return found
     return None
 
@@ -161,14 +155,8 @@ def _clear_stale(daemon: DaemonPaths) -> None:
 def _kill_leftovers(daemon: DaemonPaths) -> None:
     # containerd and the shims name the exec-root or the namespace on their command
     # line; docker-proxy names the container address, which lies in our subnets.
-    own = processes.pids_whose_cmdline_contains(
-        str(daemon.exec_root), f"-namespace {daemon.namespace} "
-    )
-    own += [
-        p
-        for p in processes.pids_whose_cmdline_contains("docker-proxy")
-        if _proxy_is_ours(p, daemon)
-    ]
+    own = processes.pids_whose_cmdline_contains(str(daemon.exec_root), f"-namespace {daemon.namespace} ")
+    own += [p for p in processes.pids_whose_cmdline_contains("docker-proxy") if _proxy_is_ours(p, daemon)]
     own += _cgroup_pids(daemon)
     processes.terminate(sorted(set(own)), timeout=5)
 
@@ -183,9 +171,7 @@ def _proxy_is_ours(pid: int, daemon: DaemonPaths) -> bool:
         ip = ipaddress.ip_address(args[args.index("-container-ip") + 1])
     except (IndexError, ValueError):
         return False
-    return any(
-        ip in ipaddress.ip_network(net) for net in (daemon.bridge_net, daemon.pool_net)
-    )
+    return any(ip in ipaddress.ip_network(net) for net in (daemon.bridge_net, daemon.pool_net))
 
 
 def _cgroup_pids(daemon: DaemonPaths) -> list[int]:

@@ -38,9 +38,7 @@ def is_static_elf(path: Path) -> bool:
     """True when the ELF file has no program interpreter, i.e. runs in an empty image."""
     with path.open("rb") as f:
         data = f.read(1 << 20)
-    return (
-        data[:4] == b"\x7fELF" and b"/ld-linux" not in data and b"ld-musl" not in data
-    )
+    return data[:4] == b"\x7fELF" and b"/ld-linux" not in data and b"ld-musl" not in data
 
 
 def missing_packages() -> list[str]:
@@ -60,10 +58,7 @@ def is_debian_like() -> bool:
         return False
     fields = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
     ids = f"{fields.get('ID', '')} {fields.get('ID_LIKE', '')}".replace('"', "")
-    return (
-        any(name in ids.split() for name in ("debian", "ubuntu"))
-        and shutil.which("apt-get") is not None
-    )
+    return any(name in ids.split() for name in ("debian", "ubuntu")) and shutil.which("apt-get") is not None
 
 
 def ensure_engine(reporter: Reporter) -> None:
@@ -89,13 +84,9 @@ def ensure_engine(reporter: Reporter) -> None:
             )
         still = missing_packages()
         if still:
-            raise DoclabError(
-                f"apt-get installed the packages but {', '.join(still)} still missing"
-            )
+            raise DoclabError(f"apt-get installed the packages but {', '.join(still)} still missing")
     if not is_root():
-        raise DoclabError(
-            "the lab runs its own Docker daemon and needs root: run `sudo .venv/bin/python -m doclab up`"
-        )
+        raise DoclabError("the lab runs its own Docker daemon and needs root: run `sudo .venv/bin/python -m doclab up`")
 
 
 def run_streaming(
@@ -121,6 +112,4 @@ def run_streaming(
         tail = (tail + [line.rstrip()])[-5:]
     if process.wait() != 0:
         last = " | ".join(line for line in tail if line.strip())
-        raise DoclabError(
-            f"`{' '.join(command)}` failed (exit {process.returncode}): {last}"
-        )
+        raise DoclabError(f"`{' '.join(command)}` failed (exit {process.returncode}): {last}")

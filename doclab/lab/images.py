@@ -23,9 +23,7 @@ from doclab.lab.engine_install import static_busybox
 from doclab.lab.progress import Reporter
 
 RECIPES = Path(__file__).parent / "recipes"
-SKIP_EXIT = (
-    3  # a prepare.sh that cannot work on this host exits 3: the image is skipped
-)
+SKIP_EXIT = 3  # a prepare.sh that cannot work on this host exits 3: the image is skipped
 LABEL_SOURCE = "org.opencontainers.image.source"
 
 
@@ -40,11 +38,7 @@ class Recipe:
 def all_recipes() -> dict[str, Recipe]:
     found = {}
     for folder in sorted(p for p in RECIPES.iterdir() if (p / "Dockerfile").exists()):
-        tags = tuple(
-            line.strip()
-            for line in (folder / "tags").read_text().splitlines()
-            if line.strip()
-        )
+        tags = tuple(line.strip() for line in (folder / "tags").read_text().splitlines() if line.strip())
         base = re.search(
             r"^FROM\s+(\S+)",
             (folder / "Dockerfile").read_text(),
@@ -59,24 +53,16 @@ def selected_recipes() -> list[Recipe]:
     """The recipes to seed (DOCLAB_IMAGES or all), parents included, parents first."""
     recipes = all_recipes()
     by_tag = {tag: recipe for recipe in recipes.values() for tag in recipe.tags}
-    wanted = [
-        name.strip()
-        for name in os.environ.get("DOCLAB_IMAGES", "").split(",")
-        if name.strip()
-    ] or list(recipes)
+    wanted = [name.strip() for name in os.environ.get("DOCLAB_IMAGES", "").split(",") if name.strip()] or list(recipes)
     ordered: list[Recipe] = []
 
     def visit(name: str) -> None:
         if name not in recipes:
-            raise DoclabError(
-                f"DOCLAB_IMAGES names {name!r}, but there is no recipe {RECIPES / name}"
-            )
+            raise DoclabError(f"DOCLAB_IMAGES names {name!r}, but there is no recipe {RECIPES / name}")
         recipe = recipes[name]
         if recipe.parent:
             if recipe.parent not in by_tag:
-                raise DoclabError(
-                    f"recipe {name} is FROM {recipe.parent}, which no recipe builds"
-                )
+                raise DoclabError(f"recipe {name} is FROM {recipe.parent}, which no recipe builds")
             visit(by_tag[recipe.parent].name)
         if recipe not in ordered:
             ordered.append(recipe)
@@ -90,9 +76,7 @@ def recipe_hash(recipe: Recipe, parent_hash: str | None) -> str:
     """Content hash of the recipe folder, chained to its parent image's hash."""
     digest = hashlib.sha256()
     for file in sorted(p for p in recipe.folder.rglob("*") if p.is_file()):
-        digest.update(
-            f"{file.relative_to(recipe.folder)}\0{file.stat().st_mode & 0o111:o}\0".encode()
-        )
+        digest.update(f"{file.relative_to(recipe.folder)}\0{file.stat().st_mode & 0o111:o}\0".encode())
         digest.update(file.read_bytes())
     digest.update((parent_hash or "").encode())
     return digest.hexdigest()
@@ -125,12 +109,7 @@ def save_state(state: dict) -> None:
 def base_images() -> list[str]:
     """Every tag the lab seeds, e.g. ["busybox:latest", ...], without images skipped on this host."""
     skipped = load_state().get("skipped", {})
-    return [
-        tag
-        for recipe in selected_recipes()
-        if recipe.name not in skipped
-        for tag in recipe.tags
-    ]
+    return [tag for recipe in selected_recipes() if recipe.name not in skipped for tag in recipe.tags]
 
 
 def host_debian_mirror() -> tuple[str, str]:
@@ -148,18 +127,14 @@ def host_debian_mirror() -> tuple[str, str]:
             texts.append(file.read_text(errors="replace"))
     entries: list[tuple[str, list[str]]] = []
     for text in texts:
-        for (
-            line
-        ) in text.splitlines():  # one-line format: deb [opts] URI SUITE COMPONENTS
+        for line in text.splitlines():  # one-line format: deb [opts] URI SUITE COMPONENTS
             words = re.sub(r"\[[^]]*\]", "", line).split()
             if len(words) >= 3 and words[0] == "deb":
                 entries.append((words[1], [words[2]]))
         for stanza in re.split(r"\n\s*\n", text):  # deb822 format
             fields = dict(re.findall(r"^(\w[\w-]*):\s*(.*)$", stanza, re.MULTILINE))
             if "deb" in fields.get("Types", "").split() and "URIs" in fields:
-                entries.append(
-                    (fields["URIs"].split()[0], fields.get("Suites", "").split())
-                )
+                entries.append((fields["URIs"].split()[0], fields.get("Suites", "").split()))
     for uri, suites in entries:
         if "bookworm" in suites:
             mirror = uri.rstrip("/")
@@ -196,8 +171,7 @@ class Seeder:
         if not record or record.get("hash") != content_hash:
             return False
         return all(
-            registry.manifest_digest(registry_repository(tag), split(tag)[1])
-            == record.get("digest")
+            registry.manifest_digest(registry_repository(tag), split(tag)[1]) == record.get("digest")
             for tag in recipe.tags
         )
 
@@ -208,16 +182,10 @@ class Seeder:
     def _build_and_push(self, recipe: Recipe, content_hash: str) -> None:
         self._remove_helper_tags(recipe)
         before = {image.id for image in self.client.images.list(all=True)}
-        with tempfile.TemporaryDirectory(
-            prefix=f"doclab-{recipe.name}-", dir="/var/tmp"
-        ) as context:
+        with tempfile.TemporaryDirectory(prefix=f"doclab-{recipe.name}-", dir="/var/tmp") as context:
             shutil.copytree(recipe.folder, context, dirs_exist_ok=True)
             if (Path(context) / "prepare.sh").exists():
-                title = (
-                    "debootstrap bookworm (minbase)"
-                    if recipe.name == "debian"
-                    else f"prepare {recipe.name}"
-                )
+                title = "debootstrap bookworm (minbase)" if recipe.name == "debian" else f"prepare {recipe.name}"
                 with self.reporter.step(title):
                     if not self._prepare(recipe, Path(context)):
                         self.state.setdefault("skipped", {})[recipe.name] = content_hash
@@ -269,9 +237,7 @@ class Seeder:
             self.reporter.warn(f"skipping {recipe.tags[0]}: {' '.join(tail[-1:])}")
             return False
         if code != 0:
-            raise DoclabError(
-                f"{recipe.folder}/prepare.sh failed (exit {code}): {' | '.join(t for t in tail if t)}"
-            )
+            raise DoclabError(f"{recipe.folder}/prepare.sh failed (exit {code}): {' | '.join(t for t in tail if t)}")
         return True
 
     def _helper_tag(self, tag: str) -> str:
@@ -309,25 +275,15 @@ class Seeder:
         for tag in recipe.tags:
             helper = self._helper_tag(tag)
             self.client.api.tag(image_id, helper.rsplit(":", 1)[0], split(tag)[1])
-            for chunk in self.client.api.push(
-                helper.rsplit(":", 1)[0], split(tag)[1], stream=True, decode=True
-            ):
+            for chunk in self.client.api.push(helper.rsplit(":", 1)[0], split(tag)[1], stream=True, decode=True):
                 if "error" in chunk:
                     raise DoclabError(f"pushing {helper} failed: {chunk['error']}")
-                self.reporter.detail(
-                    chunk.get("status", "") + " " + chunk.get("progress", "")
-                )
+                self.reporter.detail(chunk.get("status", "") + " " + chunk.get("progress", ""))
                 digest = chunk.get("aux", {}).get("Digest", digest)
         # The build's helper tags go; removing the last one also removes the classic
         # builder's intermediate images. The plain names then come through the mirror.
         self._remove_helper_tags(recipe)
-        return (
-            digest
-            or registry.manifest_digest(
-                registry_repository(recipe.tags[0]), split(recipe.tags[0])[1]
-            )
-            or ""
-        )
+        return digest or registry.manifest_digest(registry_repository(recipe.tags[0]), split(recipe.tags[0])[1]) or ""
 
     def _remove_helper_tags(self, recipe: Recipe) -> None:
         for tag in recipe.tags:
@@ -369,12 +325,8 @@ def provision(
         repository, version = split(tag)
         for chunk in client.api.pull(repository, version, stream=True, decode=True):
             if "error" in chunk:
-                raise DoclabError(
-                    f"pulling {tag} through the lab mirror failed: {chunk['error']}"
-                )
-            reporter.detail(
-                f"{tag}: {chunk.get('status', '')} {chunk.get('progress', '')}"
-            )
+                raise DoclabError(f"pulling {tag} through the lab mirror failed: {chunk['error']}")
+            reporter.detail(f"{tag}: {chunk.get('status', '')} {chunk.get('progress', '')}")
         pulled.append(tag)
         if old:
             try:

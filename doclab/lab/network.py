@@ -21,9 +21,7 @@ from doclab.lab.paths import DaemonPaths
 def _run(command: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if check and result.returncode != 0:
-        raise DoclabError(
-            f"`{' '.join(command)}` failed: {(result.stderr or result.stdout).strip().splitlines()[-1:]}"
-        )
+        raise DoclabError(f"`{' '.join(command)}` failed: {(result.stderr or result.stdout).strip().splitlines()[-1:]}")
     return result
 
 
@@ -89,15 +87,10 @@ def ensure_rules(daemon: DaemonPaths) -> None:
     if forward.read_text().strip() != "1":
         forward.write_text("1\n")
     for table, rule in wanted_rules(daemon):
-        if (
-            _run(["iptables", "-w", "-t", table, "-C", *rule], check=False).returncode
-            == 0
-        ):
+        if _run(["iptables", "-w", "-t", table, "-C", *rule], check=False).returncode == 0:
             continue
         # Inserted first so a DROP policy or the user's own chains do not catch lab traffic.
-        result = _run(
-            ["iptables", "-w", "-t", table, "-I", rule[0], "1", *rule[1:]], check=False
-        )
+        result = _run(["iptables", "-w", "-t", table, "-I", rule[0], "1", *rule[1:]], check=False)
         if result.returncode != 0:
             raise DoclabError(
                 f"iptables refused a lab rule ({result.stderr.strip()}); containers of the lab need NAT to reach the apt mirror"
@@ -117,9 +110,7 @@ def has_rules(daemon: DaemonPaths) -> bool:
     return any(
         comment(daemon) in shlex.split(line)
         for table in ("nat", "filter")
-        for line in _run(
-            ["iptables", "-w", "-t", table, "-S"], check=False
-        ).stdout.splitlines()
+        for line in _run(["iptables", "-w", "-t", table, "-S"], check=False).stdout.splitlines()
     )
 
 

@@ -63,9 +63,7 @@ class DaemonPaths:
     def index(self) -> int:
         k = index_base() + self.worker
         if not 0 <= k <= MAX_INDEX:
-            raise DoclabError(
-                f"daemon index {k} is out of range 0..{MAX_INDEX} (DOCLAB_INDEX + worker)"
-            )
+            raise DoclabError(f"daemon index {k} is out of range 0..{MAX_INDEX} (DOCLAB_INDEX + worker)")
         return k
 
     @property

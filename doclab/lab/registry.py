@@ -67,10 +67,7 @@ def our_pid() -> int | None:
 def answers() -> bool:
     try:
         with urllib.request.urlopen(f"http://{address()}/v2/", timeout=2) as response:
-            return (
-                response.headers.get("Docker-Distribution-Api-Version")
-                == "registry/2.0"
-            )
+            return response.headers.get("Docker-Distribution-Api-Version") == "registry/2.0"
     except (urllib.error.URLError, OSError):
         return False
 
@@ -104,9 +101,7 @@ def ensure_running() -> None:
         )
     program = find_program("docker-registry")
     if program is None:
-        raise DoclabError(
-            "docker-registry is not installed: apt-get install -y docker-registry"
-        )
+        raise DoclabError("docker-registry is not installed: apt-get install -y docker-registry")
     data = paths.registry_home() / "data"
     data.mkdir(parents=True, exist_ok=True)
     config_file().write_text(CONFIG_TEMPLATE.format(data=data, address=address()))
@@ -123,24 +118,16 @@ def ensure_running() -> None:
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise DoclabError(
-                f"the lab registry exited at start-up: {_log_tail()} (log: {log_file()})"
-            )
+            raise DoclabError(f"the lab registry exited at start-up: {_log_tail()} (log: {log_file()})")
         if answers():
             return
         time.sleep(0.1)
-    raise DoclabError(
-        f"the lab registry did not answer on {address()} within 15 s: {_log_tail()}"
-    )
+    raise DoclabError(f"the lab registry did not answer on {address()} within 15 s: {_log_tail()}")
 
 
 def _log_tail() -> str:
     try:
-        lines = [
-            line
-            for line in log_file().read_text(errors="replace").splitlines()
-            if line.strip()
-        ]
+        lines = [line for line in log_file().read_text(errors="replace").splitlines() if line.strip()]
     except OSError:
         return "no log"
     return " | ".join(lines[-3:])
@@ -168,9 +155,7 @@ def manifest_digest(repository: str, tag: str) -> str | None:
 
 
 def catalog() -> list[str]:
-    with urllib.request.urlopen(
-        f"http://{address()}/v2/_catalog?n=1000", timeout=5
-    ) as response:
+    with urllib.request.urlopen(f"http://{address()}/v2/_catalog?n=1000", timeout=5) as response:
         return json.load(response).get("repositories", [])
 
 
@@ -178,9 +163,7 @@ def delete_manifest(repository: str, tag: str) -> bool:
     digest = manifest_digest(repository, tag)
     if digest is None:
         return False
-    request = urllib.request.Request(
-        f"http://{address()}/v2/{repository}/manifests/{digest}", method="DELETE"
-    )
+    request = urllib.request.Request(f"http://{address()}/v2/{repository}/manifests/{digest}", method="DELETE")
     try:
         with urllib.request.urlopen(request, timeout=5):
             return True
