@@ -185,8 +185,8 @@ def precious_lab(tmp_path_factory):
     import sys
     import tempfile
 
+    from doclab.engine.daemons import state_dir
     from doclab.engine.lock import DaemonLock
-    from doclab.engine.runner import state_dir
 
     # Every example's scratch folder (tempfile) lands here, so stray example processes can be told apart
     # from other people's checks on the same machine.

@@ -12,8 +12,8 @@ import docker
 import pytest
 
 from doclab.engine import Checker
+from doclab.engine.daemons import state_dir
 from doclab.engine.lock import DaemonLock
-from doclab.engine.runner import state_dir
 from tests.labhost import ROOT, ensure_lab, inventory
 
 EXAMPLES = ROOT / "tests" / "examples"

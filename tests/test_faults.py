@@ -23,7 +23,7 @@ import docker
 import pytest
 
 from doclab.engine import Checker
-from doclab.engine.runner import state_dir
+from doclab.engine.daemons import state_dir
 from tests.labhost import ROOT, ensure_lab, inventory
 
 FAULTS = ROOT / "tests" / "faults"

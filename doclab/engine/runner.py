@@ -6,7 +6,6 @@ import json
 import os
 import queue
 import shutil
-import socket
 import sys
 import tempfile
 import threading
@@ -14,108 +13,33 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import docker
 import requests
 from docker.errors import APIError, DockerException, ImageNotFound
 
 from doclab.engine import policy
 from doclab.engine.cache import ResultCache, cache_key
+from doclab.engine.daemons import (
+    DaemonContext,
+    base_images,
+    connect,
+    daemon_alive,
+    default_docker_host,
+    probe,
+    registry_address,
+    registry_answers,
+    short_reason,
+    state_dir,
+)
 from doclab.engine.example import Example, discover, load_example
 from doclab.engine.ledger import Journal, Snapshot, cleanup
 from doclab.engine.lock import DaemonLock
-from doclab.engine.normalize import drift_diff, matches
-from doclab.engine.process import ExampleProcess, ProcessOutcome, scrubbed_env
+from doclab.engine.process import ExampleProcess, scrubbed_env
 from doclab.engine.report import Report, Result, now_iso
 from doclab.engine.shell import run_shell
 from doclab.engine.subcommands import python_subcommands, shell_subcommands
-from doclab.engine.transcript import parse_transcript, render_transcript
-from doclab.errors import DaemonUnavailable, DoclabError
-
-TAIL_LINES = 15
-
-
-def state_dir() -> Path:
-    try:
-        from doclab import lab
-
-        return lab.state_dir()
-    except (ImportError, AttributeError):
-        default = "/var/lib/doclab" if os.geteuid() == 0 else str(Path.home() / ".local/state/doclab")
-        return Path(os.environ.get("DOCLAB_STATE", default))
-
-
-def default_docker_host() -> str:
-    if os.environ.get("DOCKER_HOST"):
-        return os.environ["DOCKER_HOST"]
-    try:
-        from doclab import lab
-
-        return lab.docker_host(0)
-    except (ImportError, AttributeError):
-        return "unix:///run/doclab/0/docker.sock"
-
-
-def base_images() -> list[str]:
-    try:
-        from doclab import lab
-
-        return list(lab.base_images())
-    except (ImportError, AttributeError):
-        return ["busybox:latest", "debian:bookworm-slim", "python:3.11-slim", "nginx:latest", "hello-world:latest"]
-
-
-def registry_address() -> str:
-    try:
-        from doclab import lab
-
-        return lab.registry_address()
-    except (ImportError, AttributeError):
-        return "127.0.0.1:" + os.environ.get("DOCLAB_REGISTRY_PORT", "5000")
-
-
-def connect(docker_host: str, timeout: int = 60) -> docker.DockerClient:
-    return docker.DockerClient(base_url=docker_host, timeout=timeout, version="auto")
-
-
-def probe(docker_host: str) -> str:
-    """The daemon's version, or DaemonUnavailable with one line saying what to do."""
-    try:
-        client = docker.DockerClient(base_url=docker_host, timeout=5, version="auto")
-        version = client.version()["Version"]
-        client.close()
-        return version
-    except (DockerException, requests.RequestException, OSError) as error:
-        reason = _short_reason(error)
-        raise DaemonUnavailable(
-            f"no Docker daemon at {docker_host} ({reason}): start the lab with `make lab` "
-            "(python -m doclab up) or point DOCKER_HOST at a running daemon"
-        ) from None
-
-
-def _short_reason(error: BaseException) -> str:
-    text = str(error)
-    for needle in ("No such file or directory", "Connection refused", "Permission denied", "timed out"):
-        if needle in text:
-            return needle.lower()
-    return text.splitlines()[0][:160] if text else type(error).__name__
-
-
-def registry_answers(address: str) -> bool:
-    host, _, port = address.rpartition(":")
-    try:
-        with socket.create_connection((host, int(port)), timeout=2):
-            return True
-    except OSError:
-        return False
-
-
-@dataclass
-class DaemonContext:
-    docker_host: str
-    client: docker.DockerClient
-    version: str
-    process: ExampleProcess | None = None
-    gone: bool = False
+from doclab.engine.transcript import parse_transcript
+from doclab.engine.verdict import failed, judge
+from doclab.errors import DoclabError
 
 
 @dataclass
@@ -297,21 +221,21 @@ class Checker:
                 message=str(error),
             )
         except (DockerException, requests.RequestException) as error:
-            if not _daemon_alive(context):
+            if not daemon_alive(context):
                 context.gone = True
                 return Result(
                     path=_rel(example.path),
                     kind=example.kind,
                     status="failed",
                     reason="daemon went away",
-                    message=f"{_rel(example.path)}: daemon went away ({_short_reason(error)}): run `python -m doclab up` and check again",
+                    message=f"{_rel(example.path)}: daemon went away ({short_reason(error)}): run `python -m doclab up` and check again",
                 )
             return Result(
                 path=_rel(example.path),
                 kind=example.kind,
                 status="failed",
                 reason="docker error",
-                message=f"{_rel(example.path)}: {_short_reason(error)}",
+                message=f"{_rel(example.path)}: {short_reason(error)}",
             )
 
     def _check(self, example: Example, context: DaemonContext, lookup_only: bool = False) -> Result | None:
@@ -328,7 +252,7 @@ class Checker:
             try:
                 compile(example.text, rel, "exec")
             except SyntaxError as error:
-                return _failed(base, error.lineno, f"{rel}:{error.lineno}: syntax error: {error.msg}", "syntax error")
+                return failed(base, error.lineno, f"{rel}:{error.lineno}: syntax error: {error.msg}", "syntax error")
 
         if "internet" in header.needs:
             base.status, base.reason = "skipped", f"needs internet: {header.reason}"
@@ -346,7 +270,7 @@ class Checker:
         ]
         if violations:
             first = violations[0]
-            return _failed(base, first.line, f"{rel}:{first.line}: {first.message()}", "refused by policy")
+            return failed(base, first.line, f"{rel}:{first.line}: {first.message()}", "refused by policy")
 
         image_ids = self._ensure_images(example, context)
         key = cache_key(example.content_hash, header.raw, context.version, image_ids)
@@ -358,7 +282,7 @@ class Checker:
             return None
 
         outcome = self._run_isolated(example, commands, context)
-        result = self._evaluate(example, commands, outcome, base, context)
+        result = judge(example, commands, outcome, base, self.update)
         if result.status == "passed" and not self.update:
             self.cache.put(key, rel, result.seconds, result.commands)
         return result
@@ -391,7 +315,7 @@ class Checker:
                     else f"the mirror at {mirror} does not have it: check `python -m doclab status`"
                 )
                 raise DoclabError(
-                    f"{_rel(example.path)}:1: cannot pull {ref} ({_short_reason(error)}); {hint}"
+                    f"{_rel(example.path)}:1: cannot pull {ref} ({short_reason(error)}); {hint}"
                 ) from None
         return ids
 
@@ -431,7 +355,7 @@ class Checker:
         finally:
             context.process = None
             try:
-                if _daemon_alive(context):
+                if daemon_alive(context):
                     cleaned = cleanup(context.client, before, self._restorable)
                     journal.end()
                 else:
@@ -475,168 +399,6 @@ class Checker:
             return self._port_locks.setdefault(port, threading.Lock())
 
     # -- verdicts -----------------------------------------------------------
-    def _evaluate(self, example: Example, commands, run, base: Result, context: DaemonContext) -> Result:
-        outcome, refusal, cleaned = run
-        rel = base.path
-        process: ProcessOutcome = outcome.process if example.kind == "console" else outcome[0]
-        base.seconds = process.seconds
-        if refusal:
-            first = refusal[0]
-            return _failed(
-                base, None, f"{rel}: {first.message()} (seen in the container the daemon created)", "refused by policy"
-            )
-        if cleaned is None:
-            return _failed(
-                base,
-                None,
-                f"{rel}: daemon went away during the example: run `python -m doclab up` and check again",
-                "daemon went away",
-            )
-        if example.kind == "console":
-            result = self._evaluate_shell(example, commands, outcome, base)
-        else:
-            result = self._evaluate_python(example, outcome, base)
-        if result.status == "passed" and cleaned.problems:
-            return _failed(
-                result,
-                None,
-                f"{rel}: could not clean up after the example: " + "; ".join(cleaned.problems),
-                "cleanup failed",
-            )
-        return result
-
-    def _evaluate_shell(self, example: Example, commands, outcome, base: Result) -> Result:
-        rel, header, process = base.path, example.header, outcome.process
-        index = max(outcome.last_started, 0)
-        command = commands[min(index, len(commands) - 1)]
-        where = f"{rel}:{command.line}: $ {command.display}"
-        tail = _tail(outcome.outputs[-1] if outcome.outputs else process.output)
-        if process.timed_out:
-            return _failed(
-                base, command.line, f"{where} -> timed out after {header.timeout}s (killed)", "timeout", tail
-            )
-        if process.capped:
-            return _failed(
-                base,
-                command.line,
-                f"{where} -> output exceeded {1024} KiB; stopped (output capped)",
-                "output capped",
-                tail,
-            )
-        if process.interrupted_by:
-            return _failed(base, command.line, f"{where} -> {process.interrupted_by}", "interrupted", tail)
-        expected_failure = header.exit != 0
-        if outcome.finished:
-            if expected_failure:
-                last = commands[-1]
-                return _failed(
-                    base,
-                    last.line,
-                    f"{rel}:{last.line}: $ {last.display} -> exit 0, but the header expects exit {header.exit}",
-                    "unexpected success",
-                )
-        elif not (expected_failure and index == len(commands) - 1 and process.returncode == header.exit):
-            return _failed(base, command.line, f"{where} -> exit {process.returncode}", "command failed", tail)
-
-        outputs = outcome.outputs
-        if self.update:
-            new_text = render_transcript(header.raw, commands, outputs)
-            if new_text != example.text:
-                example.path.write_text(new_text)
-                base.reason = "recorded"
-            base.status = "passed"
-            return base
-        diffs = []
-        first_line = None
-        for command, actual in zip(commands, outputs, strict=False):
-            if not matches(command.expected, actual):
-                first_line = first_line or command.line
-                diffs.append(drift_diff(command.expected, actual, f"{rel}:{command.line}: $ {command.display}"))
-        if diffs:
-            return _failed(
-                base,
-                first_line,
-                f"{rel}:{first_line}: output drift: the live output differs from the recording (run with --update to re-record)",
-                "output drift",
-                "".join(diffs),
-            )
-        base.status = "passed"
-        return base
-
-    def _evaluate_python(self, example: Example, outcome, base: Result) -> Result:
-        process, data = outcome
-        rel = base.path
-        if process.timed_out:
-            return _failed(
-                base,
-                None,
-                f"{rel}: timed out after {example.header.timeout}s (killed)",
-                "timeout",
-                _tail(process.output),
-            )
-        if process.capped:
-            return _failed(
-                base,
-                None,
-                f"{rel}: output exceeded 1024 KiB; stopped (output capped)",
-                "output capped",
-                _tail(process.output),
-            )
-        if process.interrupted_by:
-            return _failed(base, None, f"{rel}: {process.interrupted_by}", "interrupted")
-        if data is not None and data.get("capped"):
-            return _failed(base, None, f"{rel}: {data['error']}", "output capped", _tail(process.output))
-        if data is None:
-            return _failed(
-                base,
-                None,
-                f"{rel}: the example process died (exit {process.returncode})",
-                "crashed",
-                _tail(process.output),
-            )
-        if data["error"]:
-            line = data.get("line")
-            return _failed(base, line, f"{rel}:{line or 1}: {data['error']}", "exception", data.get("traceback", ""))
-        new_source = data["new_source"]
-        if self.update and new_source is not None:  # record the real text, even where only volatile parts differ
-            example.path.write_text(new_source)
-            base.status, base.reason = "passed", "recorded"
-            return base
-        if new_source is None or matches(example.text, new_source):
-            base.status = "passed"
-            return base
-        line = _first_difference(example.text, new_source)
-        return _failed(
-            base,
-            line,
-            f"{rel}:{line}: output drift: the printed output differs from the `#>` comments (run with --update to re-record)",
-            "output drift",
-            drift_diff(example.text, new_source, rel),
-        )
-
-
-def _failed(result: Result, line: int | None, message: str, reason: str, detail: str = "") -> Result:
-    result.status, result.line, result.message, result.reason, result.detail = "failed", line, message, reason, detail
-    return result
-
-
-def _daemon_alive(context: DaemonContext) -> bool:
-    try:
-        context.client.api.ping()
-        return True
-    except (DockerException, requests.RequestException, OSError):
-        return False
-
-
-def _tail(text: str) -> str:
-    return "\n".join(text.rstrip("\n").splitlines()[-TAIL_LINES:])
-
-
-def _first_difference(old: str, new: str) -> int:
-    for number, (a, b) in enumerate(zip(old.splitlines(), new.splitlines()), start=1):
-        if a != b:
-            return number
-    return min(len(old.splitlines()), len(new.splitlines())) + 1
 
 
 def _line_of(message: str) -> int | None:

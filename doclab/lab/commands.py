@@ -83,8 +83,9 @@ def _reap_leftovers(daemons: list[DaemonPaths]) -> None:
     """
     from pathlib import Path
 
+    from doclab.engine.daemons import state_dir
     from doclab.engine.ledger import Journal
-    from doclab.engine.runner import Checker, state_dir
+    from doclab.engine.runner import Checker
 
     numbers = sorted({item.worker for item in daemons} | set(paths.known_workers()))
     hosts = [
