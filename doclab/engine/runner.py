@@ -201,41 +201,25 @@ class Checker:
         return Result(path=_rel(path), kind=kind, status="failed", reason="bad input", line=line, message=message)
 
     def _check_guarded(self, example: Example, context: DaemonContext, lookup_only: bool = False) -> Result | None:
+        rel = _rel(example.path)
+
+        def verdict(status: str, reason: str, message: str, line: int | None = None) -> Result:
+            return Result(path=rel, kind=example.kind, status=status, reason=reason, line=line, message=message)
+
         if context.gone:
-            return Result(
-                path=_rel(example.path),
-                kind=example.kind,
-                status="skipped",
-                reason="not run: the daemon went away",
-                message=f"{_rel(example.path)}: not run: the daemon went away",
-            )
+            return verdict("skipped", "not run: the daemon went away", f"{rel}: not run: the daemon went away")
         try:
             return self._check(example, context, lookup_only)
         except DoclabError as error:
-            return Result(
-                path=_rel(example.path),
-                kind=example.kind,
-                status="failed",
-                reason="error",
-                line=_line_of(str(error)),
-                message=str(error),
-            )
+            return verdict("failed", "error", str(error), _line_of(str(error)))
         except (DockerException, requests.RequestException) as error:
-            if not daemon_alive(context):
-                context.gone = True
-                return Result(
-                    path=_rel(example.path),
-                    kind=example.kind,
-                    status="failed",
-                    reason="daemon went away",
-                    message=f"{_rel(example.path)}: daemon went away ({short_reason(error)}): run `python -m doclab up` and check again",
-                )
-            return Result(
-                path=_rel(example.path),
-                kind=example.kind,
-                status="failed",
-                reason="docker error",
-                message=f"{_rel(example.path)}: {short_reason(error)}",
+            if daemon_alive(context):
+                return verdict("failed", "docker error", f"{rel}: {short_reason(error)}")
+            context.gone = True
+            return verdict(
+                "failed",
+                "daemon went away",
+                f"{rel}: daemon went away ({short_reason(error)}): run `python -m doclab up` and check again",
             )
 
     def _check(self, example: Example, context: DaemonContext, lookup_only: bool = False) -> Result | None:
