@@ -54,42 +54,6 @@ log = logging.getLogger("mkdocs.plugins.doclab")
 
 SNIPPETS = "snippets"
 TABLE_PLACEHOLDER = "<!-- doclab:verification-table -->"
-FENCE_RE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})")
-INCLUDE_RE = re.compile(r"""^(?P<indent>[ \t]*)--8<--[ \t]+(?P<q>["'])(?P<spec>[^"']+)(?P=q)[ \t]*$""")
-LINE_SPEC_RE = re.compile(r"(?::-?\d*){1,2}$")
-
-
-# ---------------------------------------------------------------------------
-# Finding the examples a page embeds (also used by tests/test_pages.py)
-# ---------------------------------------------------------------------------
-
-
-@dataclass
-class Include:
-    line: int  # 1-based line of the include in the page
-    spec: str  # as written, e.g. "containers/run.console" or "x.console:3:"
-    path: str  # relative to snippets/, line range removed
-
-
-def find_includes(markdown: str) -> list[Include]:
-    """The ``--8<--`` includes that sit inside fenced code blocks, in page order."""
-    found: list[Include] = []
-    fence: str | None = None
-    for number, line in enumerate(markdown.splitlines(), start=1):
-        match = FENCE_RE.match(line)
-        if fence is None:
-            if match:
-                fence = match.group("fence")
-            continue
-        closing = match and match.group("fence")[0] == fence[0] and len(match.group("fence")) >= len(fence)
-        if closing and not line.strip()[len(match.group("fence")) :].strip():
-            fence = None
-            continue
-        include = INCLUDE_RE.match(line)
-        if include:
-            spec = include.group("spec").strip()
-            found.append(Include(number, spec, LINE_SPEC_RE.sub("", spec)))
-    return found
 
 
 def page_language(src_uri: str) -> str:
@@ -143,6 +107,7 @@ def _pages_of(build: BuildState, path: str) -> list[str]:
 
 def _scan(build: BuildState, docs_dir: Path) -> None:
     from doclab.engine import load_example
+    from doclab.engine.embeds import find_includes
     from doclab.errors import DoclabError
 
     for page in sorted(docs_dir.rglob("*.md")):
@@ -421,6 +386,8 @@ def on_page_markdown(markdown, page, config, files, **kwargs):
         return markdown
     src = Path(page.file.abs_src_path).resolve().relative_to(build.root).as_posix()
     lang = page_language(page.file.src_uri)
+    from doclab.engine.embeds import find_includes
+
     lines = markdown.splitlines()
     paths = []
     for inc in find_includes(markdown):

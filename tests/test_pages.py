@@ -7,13 +7,13 @@ copy of the other; the nav lists every page; every example is embedded.
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+
+from doclab.engine.embeds import find_includes
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -43,17 +43,6 @@ HEADING_RE = re.compile(r"^(#{1,6})[ \t]+\S")
 CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 CJK_RUN_RE = re.compile(rf"[{CJK}]{{16,}}")  # a quoted term or short phrase is fine
 ENGLISH_RUN_RE = re.compile(r"(?:\b[A-Za-z][A-Za-z'’-]*\b[ ,;:]+){24,}[A-Za-z]")
-
-
-def _hooks():
-    spec = importlib.util.spec_from_file_location("doclab_hooks_for_tests", ROOT / "hooks" / "doclab_hooks.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-find_includes = _hooks().find_includes
 
 
 def _source(name: str, lang: str) -> str:
