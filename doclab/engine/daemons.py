@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 from dataclasses import dataclass
@@ -105,3 +106,8 @@ def daemon_alive(context: DaemonContext) -> bool:
         return True
     except (DockerException, requests.RequestException, OSError):
         return False
+
+
+def daemon_key(docker_host: str) -> str:
+    """A short stable name for a daemon, for its lock and journal files."""
+    return hashlib.sha1(docker_host.encode()).hexdigest()[:12]

@@ -16,6 +16,8 @@ from pathlib import Path
 import docker
 from docker.errors import APIError, NotFound
 
+from doclab.engine.daemons import daemon_key
+
 
 @dataclass
 class Snapshot:
@@ -128,9 +130,7 @@ class Journal:
     """One file per daemon: the snapshot of an example in progress, removed when it is cleaned up."""
 
     def __init__(self, directory: Path, docker_host: str):
-        import hashlib
-
-        self.path = directory / f"{hashlib.sha1(docker_host.encode()).hexdigest()[:12]}.json"
+        self.path = directory / f"{daemon_key(docker_host)}.json"
         self.docker_host = docker_host
 
     def begin(self, example: str, before: Snapshot) -> None:

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import os
 import sys
 from pathlib import Path
+
+from doclab.engine.daemons import daemon_key
 
 
 class DaemonLock:
     def __init__(self, directory: Path, docker_host: str, quiet: bool = False):
         directory.mkdir(parents=True, exist_ok=True)
-        self.path = directory / f"{hashlib.sha1(docker_host.encode()).hexdigest()[:12]}.lock"
+        self.path = directory / f"{daemon_key(docker_host)}.lock"
         self.docker_host = docker_host
         self.quiet = quiet
         self._fd: int | None = None

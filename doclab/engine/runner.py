@@ -37,9 +37,20 @@ from doclab.engine.process import ExampleProcess, scrubbed_env
 from doclab.engine.report import Report, Result, now_iso
 from doclab.engine.shell import run_shell
 from doclab.engine.subcommands import python_subcommands, shell_subcommands
-from doclab.engine.transcript import parse_transcript
+from doclab.engine.transcript import Command, parse_transcript
 from doclab.engine.verdict import failed, judge
 from doclab.errors import DoclabError
+
+
+@dataclass
+class Pending:
+    """An example that passed the static checks and missed the cache: what running it needs."""
+
+    example: Example
+    commands: list[Command]
+    base: Result
+    key: str
+    prepared_on: str
 
 
 @dataclass
@@ -70,7 +81,7 @@ class Checker:
             return self.hosts
         env_hosts = [h for h in os.environ.get("DOCLAB_HOSTS", "").split(",") if h]
         if env_hosts:
-            return env_hosts[: max(self.jobs, 1)] if self.jobs > 1 else env_hosts[:1]
+            return env_hosts[: max(self.jobs, 1)]
         if self.jobs <= 1:
             return [self.docker_host]
         from doclab import lab
@@ -100,15 +111,15 @@ class Checker:
         results: list[Result] = []
         results_lock = threading.Lock()
         # Static checks and cache hits need no lock: a build with nothing changed never waits for another check.
-        work: queue.Queue[Example] = queue.Queue()
+        work: queue.Queue[Pending] = queue.Queue()
         for example in examples:
-            early = self._check_guarded(example, contexts[0], lookup_only=True)
-            if early is None:
-                work.put(example)
+            prepared = self._guarded(example, contexts[0], lambda e=example: self._prepare(e, contexts[0]))
+            if isinstance(prepared, Pending):
+                work.put(prepared)
                 continue
-            results.append(early)
+            results.append(prepared)
             if self.on_result:
-                self.on_result(early)
+                self.on_result(prepared)
         running = contexts if not work.empty() else []
 
         def worker(context: DaemonContext, done: threading.Event) -> None:
@@ -117,11 +128,12 @@ class Checker:
                     self._reap(context)
                     while not self._stopping.is_set():
                         try:
-                            example = work.get_nowait()
+                            pending = work.get_nowait()
                         except queue.Empty:
                             return
+                        example = pending.example
                         try:
-                            result = self._check_guarded(example, context)
+                            result = self._guarded(example, context, lambda p=pending: self._execute(p, context))
                         except Exception as error:
                             result = Result(
                                 path=_rel(example.path),
@@ -200,7 +212,8 @@ class Checker:
         line = _line_of(message)
         return Result(path=_rel(path), kind=kind, status="failed", reason="bad input", line=line, message=message)
 
-    def _check_guarded(self, example: Example, context: DaemonContext, lookup_only: bool = False) -> Result | None:
+    def _guarded(self, example: Example, context: DaemonContext, step):
+        """Run one step for an example; expected failures become its one-line verdict."""
         rel = _rel(example.path)
 
         def verdict(status: str, reason: str, message: str, line: int | None = None) -> Result:
@@ -209,7 +222,7 @@ class Checker:
         if context.gone:
             return verdict("skipped", "not run: the daemon went away", f"{rel}: not run: the daemon went away")
         try:
-            return self._check(example, context, lookup_only)
+            return step()
         except DoclabError as error:
             return verdict("failed", "error", str(error), _line_of(str(error)))
         except (DockerException, requests.RequestException) as error:
@@ -222,8 +235,8 @@ class Checker:
                 f"{rel}: daemon went away ({short_reason(error)}): run `python -m doclab up` and check again",
             )
 
-    def _check(self, example: Example, context: DaemonContext, lookup_only: bool = False) -> Result | None:
-        """The example's result; with lookup_only, None where it has to run (no static verdict, no cache hit)."""
+    def _prepare(self, example: Example, context: DaemonContext) -> Result | Pending:
+        """Everything short of running: a static verdict, a cache hit, or what the run needs. Takes no lock."""
         rel = _rel(example.path)
         header = example.header
         base = Result(path=rel, kind=example.kind, status="failed", daemon=context.docker_host)
@@ -258,17 +271,28 @@ class Checker:
 
         image_ids = self._ensure_images(example, context)
         key = cache_key(example.content_hash, header.raw, context.version, image_ids)
-        if self.use_cache and not self.update and (entry := self.cache.get(key)):
-            base.status, base.reason, base.seconds = "cached", "unchanged since it last passed", 0.0
-            base.commands = entry["commands"]
-            return base
-        if lookup_only:
-            return None
+        return self._cached(base, key) or Pending(example, commands, base, key, context.docker_host)
 
-        outcome = self._run_isolated(example, commands, context)
-        result = judge(example, commands, outcome, base, self.update)
+    def _cached(self, base: Result, key: str) -> Result | None:
+        if not self.use_cache or self.update or not (entry := self.cache.get(key)):
+            return None
+        base.status, base.reason, base.seconds = "cached", "unchanged since it last passed", 0.0
+        base.commands = entry["commands"]
+        return base
+
+    def _execute(self, pending: Pending, context: DaemonContext) -> Result:
+        example, key = pending.example, pending.key
+        if context.docker_host != pending.prepared_on:  # another daemon: its images, its key
+            key = cache_key(
+                example.content_hash, example.header.raw, context.version, self._ensure_images(example, context)
+            )
+        pending.base.daemon = context.docker_host
+        if cached := self._cached(pending.base, key):  # recorded by another check while this one waited for the lock
+            return cached
+        outcome = self._run_isolated(example, pending.commands, context)
+        result = judge(example, pending.commands, outcome, pending.base, self.update)
         if result.status == "passed" and not self.update:
-            self.cache.put(key, rel, result.seconds, result.commands)
+            self.cache.put(key, result.path, result.seconds, result.commands)
         return result
 
     def _ensure_images(self, example: Example, context: DaemonContext) -> list[str]:
