@@ -1,33 +1,47 @@
 """The one place that knows both the lab and the engine: the engine's LabFacts, built from the lab.
 
-The CLI and the MkDocs hook call lab_facts(); the engine receives the value and never imports doclab.lab.
+The command line and the MkDocs side call lab_facts(); the engine receives the value and never
+imports doclab.lab (imports go one way).
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from doclab.config import Settings
 from doclab.engine.facts import LabFacts
 
 
-def lab_facts(jobs: int = 1, docker_host: str | None = None, use_cache: bool = True) -> LabFacts:
-    """Facts of this machine's lab. DOCLAB_HOSTS (comma-separated DOCKER_HOST values) or DOCKER_HOST choose
-    other daemons; workers 1.. of the lab serve --jobs N > 1."""
+def lab_facts(settings: Settings, jobs: int = 1, use_cache: bool = True, docker_host: str = "") -> LabFacts:
+    """Facts of this machine's lab for a check on `jobs` daemons.
+
+    DOCKER_HOST (or `docker_host`) or DOCLAB_HOSTS choose other daemons; otherwise the lab's verification
+    daemons run the examples."""
     from doclab import lab
 
-    state = lab.state_dir()
-    listed = [h for h in os.environ.get("DOCLAB_HOSTS", "").split(",") if h]
-    main = docker_host or os.environ.get("DOCKER_HOST") or lab.docker_host(0)
-    hosts = listed or [main, *lab.worker_hosts(max(jobs, 1) - 1)]
-    digests: tuple[str, ...] = ()
-    if hasattr(lab, "base_image_digests"):  # the reproducible lab pins them
-        digests = tuple(lab.base_image_digests())
+    jobs = max(jobs, 1)
+    chosen = docker_host or settings.docker_host
+    if hasattr(lab, "facts"):  # the lab of issue 11: pinned images, its own docker CLI, hermetic workers
+        found = lab.facts(jobs)
+        hosts = (chosen,) if chosen else settings.hosts[:jobs] or tuple(found.verification_hosts)
+        versions = dict(found.versions)
+        return LabFacts(
+            hosts=tuple(hosts),
+            state_dir=Path(found.state_dir),
+            registry=found.registry,
+            base_images=tuple(sorted(found.base_images)),
+            base_digests=tuple(sorted(f"{tag}@{digest}" for tag, digest in found.base_digests.items())),
+            cache_dir=Path(found.state_dir) / "cache" if use_cache else None,
+            docker_bin=Path(found.docker_bin),
+            cli_plugins=Path(found.cli_plugins),
+            versions=versions,
+        )
+    state = Path(lab.state_dir())
+    hosts = (chosen,) if chosen else settings.hosts[:jobs] or (lab.docker_host(0), *lab.worker_hosts(jobs - 1))
     return LabFacts(
         hosts=tuple(hosts),
-        state_dir=Path(state),
+        state_dir=state,
         registry=lab.registry_address(),
         base_images=tuple(lab.base_images()),
-        base_digests=digests,
-        cache_dir=Path(state) / "cache" if use_cache else None,
+        cache_dir=state / "cache" if use_cache else None,
     )

@@ -100,27 +100,30 @@ def _pages_of(build: BuildState, path: str) -> list[str]:
 
 
 def _scan(build: BuildState, docs_dir: Path) -> None:
+    """Every page's includes (doclab.engine.embeds: one form only; other forms and unverified Docker
+    blocks are errors in every mode) and the examples they name, each refused unless inside snippets/."""
     from doclab.engine import load_example
-    from doclab.engine.embeds import find_includes
+    from doclab.engine.embeds import resolve_snippet, scan_page
     from doclab.errors import DoclabError
 
+    snippets = build.root / SNIPPETS
     for page in sorted(docs_dir.rglob("*.md")):
         rel = page.relative_to(build.root).as_posix()
         items = []
-        for inc in find_includes(page.read_text(encoding="utf-8")):
+        scan = scan_page(page.read_text(encoding="utf-8"), rel)
+        for error in scan.errors:
+            log.error(f"doclab: {error}")
+        for inc in scan.includes:
             path = f"{SNIPPETS}/{inc.path}"
             items.append((inc.line, path))
             if path in build.examples or path in build.bad:
                 continue
-            file = build.root / path
-            if not file.is_file():
-                build.bad[path] = "missing"  # reported per page by on_page_markdown
-                continue
             try:
-                build.examples[path] = load_example(file)
+                resolve_snippet(snippets, inc.path, rel, inc.line)
+                build.examples[path] = load_example(build.root / path, snippets)
             except DoclabError as error:
                 build.bad[path] = str(error)
-                log.error(f"doclab: {error} (embedded in {rel}:{inc.line})")
+                log.error(f"doclab: {error}" + ("" if rel in str(error) else f" (embedded in {rel}:{inc.line})"))
         build.page_examples[rel] = items
 
 
@@ -144,13 +147,17 @@ def _verify(build: BuildState) -> None:
             log.info("doclab: DOCLAB_VERIFY=0: examples not run, showing their recorded output")
         return
 
+    from doclab.compose import lab_facts
+    from doclab.config import Settings
     from doclab.engine import Checker
     from doclab.errors import DaemonUnavailable, DoclabError
 
-    jobs = int(os.environ.get("DOCLAB_JOBS", "1") or 1)
-    checker = Checker(root=build.root, docker_host=None, use_cache=True, update=False, jobs=jobs)
-    if hasattr(checker, "on_result"):  # progress, shown with `mkdocs build --verbose`
-        checker.on_result = lambda r: log.debug(f"doclab: {r.path}: {r.status} {r.reason}".rstrip())
+    settings = Settings.from_env()
+    checker = Checker(
+        lab_facts(settings, jobs=settings.jobs),
+        jobs=settings.jobs,
+        on_result=lambda r: log.debug(f"doclab: {r.path}: {r.status} {r.reason}".rstrip()),
+    )
     todo = []
     for path, example in build.examples.items():
         memo = state.memo.get((path, example.content_hash))
@@ -379,23 +386,23 @@ def on_page_markdown(markdown, page, config, files, **kwargs):
         return markdown
     src = Path(page.file.abs_src_path).resolve().relative_to(build.root).as_posix()
     lang = page_language(page.file.src_uri)
-    from doclab.engine.embeds import find_includes
+    from doclab.engine.embeds import render_page
+    from doclab.engine.runners import displayed
+    from doclab.errors import LocatedError
 
-    lines = markdown.splitlines()
     paths = []
-    for inc in find_includes(markdown):
+
+    def shown(inc) -> str:
+        """The example as the engine parsed it (what was judged is what is shown), never a raw file."""
         path = f"{SNIPPETS}/{inc.path}"
-        index = inc.line - 1
-        indent = re.match(r"[ \t]*", lines[index]).group(0)
-        if not (build.root / path).is_file():
-            log.error(f"{src}:{inc.line}: missing example {path} (create it or fix the include)")
-            lines[index] = f"{indent}missing example {path}"
-            continue
-        paths.append(path)
         example = build.examples.get(path)
-        if example is not None and inc.spec == inc.path:
-            lines[index] = f'{indent}--8<-- "{inc.path}:{example.body_start_line}:"'
-    markdown = "\n".join(lines) + ("\n" if markdown.endswith("\n") else "")
+        if example is None:
+            raise LocatedError(src, inc.line, build.bad.get(path, f"example {path} was not loaded"))
+        paths.append(path)
+        return displayed(example, path)
+
+    # errors of the page itself were logged by _scan, once per build
+    markdown, _ = render_page(markdown, src, shown, lang)
     if TABLE_PLACEHOLDER in markdown:
         markdown = markdown.replace(TABLE_PLACEHOLDER, verification_table(build, lang))
     if paths:

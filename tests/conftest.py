@@ -185,7 +185,7 @@ def precious_lab(tmp_path_factory):
     import sys
     import tempfile
 
-    from doclab.engine.daemons import state_dir
+    from doclab.lab import state_dir
     from doclab.engine.lock import DaemonLock
 
     # Every example's scratch folder (tempfile) lands here, so stray example processes can be told apart
@@ -210,7 +210,7 @@ def precious_lab(tmp_path_factory):
     os.environ["DOCLAB_PRECIOUS_SESSION"] = str(os.getpid())
 
     host = lab.docker_host(0)
-    with DaemonLock(state_dir() / "locks", host, quiet=True):
+    with DaemonLock(state_dir() / "locks", host):
         _remove_precious(client)
         baseline = {h: _inventory(h) for h in _lab_hosts()}
         box = client.containers.create("busybox", "sleep 3600", name="precious-box")
@@ -230,7 +230,7 @@ def precious_lab(tmp_path_factory):
 
     problems = []
     try:
-        with DaemonLock(state_dir() / "locks", host, quiet=True):
+        with DaemonLock(state_dir() / "locks", host):
             try:
                 if client.containers.get("precious-box").id != box.id:
                     problems.append("precious-box was replaced")

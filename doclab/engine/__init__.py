@@ -25,7 +25,7 @@ _EXPORTS = {
     "probe": "doclab.engine.daemons",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = ["Checker", "Example", "LabFacts", "Report", "Result", "discover", "load_example", "probe"]
 
 
 def __getattr__(name: str):

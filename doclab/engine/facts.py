@@ -20,7 +20,9 @@ class LabFacts:
     base_images: tuple[str, ...] = ()  # "busybox:latest", ...: restored after an example, pulled on demand
     base_digests: tuple[str, ...] = ()  # "busybox:latest@sha256:...", as the lab built them: part of the cache key
     cache_dir: Path | None = None  # None: no cache (CI, --no-cache)
-    extra: dict[str, str] = field(default_factory=dict, compare=False)  # anything else worth reporting
+    docker_bin: Path | None = None  # the lab's docker CLI, first on the examples' PATH
+    cli_plugins: Path | None = None  # buildx and compose, through the examples' ~/.docker/config.json
+    versions: dict[str, str] = field(default_factory=dict, compare=False)  # engine, cli, buildx, compose, ...
 
     def hosts_for(self, jobs: int) -> list[str]:
         return list(self.hosts[: max(jobs, 1)])

@@ -31,7 +31,7 @@ def output_comments(source: str) -> list[OutputComment]:
     for token in tokens:
         if token.type == tokenize.COMMENT and token.string.startswith(MARK):
             text = token.string[len(MARK) :]
-            found.append(OutputComment(token.start[0], text[1:] if text.startswith(" ") else text))
+            found.append(OutputComment(token.start[0], text.removeprefix(" ")))
     return found
 
 

@@ -27,11 +27,12 @@ class _OutputCapped(BaseException):
 
 def _run(code, path: str) -> None:
     namespace = {"__name__": "__main__", "__file__": path, "__builtins__": __builtins__}
-    exec(code, namespace)
+    exec(code, namespace)  # noqa: S102 -- running the example is this process's job
 
 
 def main(path: str, result_path: str, mode: str, cap: int) -> int:
-    source = open(path, encoding="utf-8").read()
+    with open(path, encoding="utf-8") as file:
+        source = file.read()
     sys.argv = [path]
     result: dict = {"error": None, "line": None, "chunks": []}
     code = compile(source, path, "exec")

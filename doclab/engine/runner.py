@@ -5,7 +5,7 @@ Each example's Result is built once, here, from the runner's typed Outcome.
 
 from __future__ import annotations
 
-import os
+import json
 import queue
 import shutil
 import subprocess
@@ -284,7 +284,9 @@ class Checker:
             outcome = pending.runner.judge(prepared, record, self.update)
             if outcome.status == "passed" and cleaned.problems:
                 outcome = Outcome.failed(
-                    None, f"{rel}: could not clean up after the example: " + "; ".join(cleaned.problems), "cleanup failed"
+                    None,
+                    f"{rel}: could not clean up after the example: " + "; ".join(cleaned.problems),
+                    "cleanup failed",
                 )
         if outcome.recorded is not None and outcome.status == "passed":
             prepared.example.path.write_text(outcome.recorded, encoding="utf-8")
@@ -293,9 +295,12 @@ class Checker:
         return self._result(prepared, outcome, seconds, context.docker_host)
 
     def _docker_cli_version(self) -> str:
+        if self._cli_version is None and self.facts.versions.get("cli"):
+            self._cli_version = self.facts.versions["cli"]
         if self._cli_version is None:
+            docker = str(self.facts.docker_bin / "docker") if self.facts.docker_bin else "docker"
             try:
-                run = subprocess.run(["docker", "--version"], capture_output=True, text=True, timeout=30)
+                run = subprocess.run([docker, "--version"], capture_output=True, text=True, timeout=30)
                 self._cli_version = run.stdout.strip()
             except (OSError, subprocess.TimeoutExpired):
                 self._cli_version = "no docker CLI"
@@ -360,7 +365,7 @@ class Checker:
         def register(process) -> None:
             context.process = process
 
-        workspace = Workspace(scratch, workdir, scrubbed_env(home, context.docker_host), register)
+        workspace = Workspace(scratch, workdir, self._environment(home, context.docker_host), register)
         started = time.monotonic()
         try:
             with policy.CreateWatcher(
@@ -384,6 +389,17 @@ class Checker:
             shutil.rmtree(scratch, ignore_errors=True)
         return record, refusal, cleaned, seconds
 
+    def _environment(self, home: Path, docker_host: str) -> dict[str, str]:
+        """The scrubbed environment, with the lab's docker CLI and its plugins (buildx, compose) first."""
+        env = scrubbed_env(home, docker_host)
+        if self.facts.docker_bin is not None:
+            env["PATH"] = f"{self.facts.docker_bin}:{env['PATH']}"
+        if self.facts.cli_plugins is not None:
+            (home / ".docker").mkdir(exist_ok=True)
+            config = {"cliPluginsExtraDirs": [str(self.facts.cli_plugins)]}
+            (home / ".docker" / "config.json").write_text(json.dumps(config))
+        return env
+
     def _port_lock(self, port: int) -> threading.Lock:
         with self._port_guard:
             return self._port_locks.setdefault(port, threading.Lock())
@@ -401,5 +417,3 @@ def _rel(path: Path | str) -> str:
         return str(path.absolute().relative_to(Path.cwd()))
     except ValueError:
         return str(path)
-
-

@@ -203,9 +203,7 @@ class PythonRunner:
         if process.returncode != 0:
             if data.get("error"):
                 line = data.get("line") if isinstance(data.get("line"), int) else None
-                return Outcome.failed(
-                    line, f"{rel}:{line or 1}: {data['error']}", "exception", tail(output)
-                )
+                return Outcome.failed(line, f"{rel}:{line or 1}: {data['error']}", "exception", tail(output))
             return Outcome.failed(
                 None, f"{rel}: the example exited with status {process.returncode}", "exit status", tail(output)
             )

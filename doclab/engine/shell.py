@@ -30,9 +30,7 @@ _SKIP_VARIABLES = (
     "SHLVL SRANDOM UID _"
 ).split()
 _SET_OPTIONS = "allexport errexit errtrace functrace noclobber noglob nounset pipefail xtrace".split()
-_SHOPT_OPTIONS = (
-    "dotglob extglob failglob globstar inherit_errexit lastpipe nocaseglob nocasematch nullglob".split()
-)
+_SHOPT_OPTIONS = "dotglob extglob failglob globstar inherit_errexit lastpipe nocaseglob nocasematch nullglob".split()
 # Builtins the dump uses: a function of the same name would otherwise run instead
 _DUMP_BUILTINS = "builtin command compgen declare printf read shopt umask set exit unset".split()
 

@@ -51,31 +51,35 @@ def test_the_blessed_form_is_an_include_and_no_error():
 @pytest.mark.parametrize(
     ("body", "line", "what"),
     [
-        ('\'\'\'console\n---8<--- "a/b.console"\n\'\'\'\n', 2, "unsupported include form '---8<--- \"a/b.console\"'"),
-        ('\'\'\'console\n-8<- "a/b.console"\n\'\'\'\n', 2, "unsupported include form '-8<- \"a/b.console\"'"),
-        ('\'\'\'console\n;--8<-- "a/b.console"\n\'\'\'\n', 2, "unsupported include form ';--8<-- \"a/b.console\"'"),
+        ("'''console\n---8<--- \"a/b.console\"\n'''\n", 2, "unsupported include form '---8<--- \"a/b.console\"'"),
+        ("'''console\n-8<- \"a/b.console\"\n'''\n", 2, "unsupported include form '-8<- \"a/b.console\"'"),
+        ("'''console\n;--8<-- \"a/b.console\"\n'''\n", 2, "unsupported include form ';--8<-- \"a/b.console\"'"),
         ("'''console\n--8<--\na/b.console\n--8<--\n'''\n", 2, "an include must be the only line of its code block"),
         ('--8<-- "a/b.console"\n', 1, "an include outside a code block"),
         ('    --8<-- "a/b.console"\n', 1, "an include outside a code block"),
         ('> --8<-- "a/b.console"\n', 1, "an include outside a code block"),
         ("--8<-- [start:part]\n", 1, "an include outside a code block"),
-        ('\'\'\'console\n--8<-- "a/b.console:2:5"\n\'\'\'\n', 2, "include path 'a/b.console:2:5' is not an example"),
-        ('\'\'\'console\n--8<-- "a/b.console:part"\n\'\'\'\n', 2, "include path 'a/b.console:part' is not an example"),
-        ('\'\'\'console\n--8<-- "../../etc/shadow.console"\n\'\'\'\n', 2, "include path '../../etc/shadow.console'"),
-        ('\'\'\'console\n--8<-- "a/../../x.console"\n\'\'\'\n', 2, "include path 'a/../../x.console'"),
-        ('\'\'\'console\n--8<-- "/etc/shadow"\n\'\'\'\n', 2, "include path '/etc/shadow'"),
-        ('\'\'\'console\n--8<-- "https://example.com/x.console"\n\'\'\'\n', 2, "include path 'https://example.com/x.console'"),
+        ("'''console\n--8<-- \"a/b.console:2:5\"\n'''\n", 2, "include path 'a/b.console:2:5' is not an example"),
+        ("'''console\n--8<-- \"a/b.console:part\"\n'''\n", 2, "include path 'a/b.console:part' is not an example"),
+        ("'''console\n--8<-- \"../../etc/shadow.console\"\n'''\n", 2, "include path '../../etc/shadow.console'"),
+        ("'''console\n--8<-- \"a/../../x.console\"\n'''\n", 2, "include path 'a/../../x.console'"),
+        ("'''console\n--8<-- \"/etc/shadow\"\n'''\n", 2, "include path '/etc/shadow'"),
+        (
+            "'''console\n--8<-- \"https://example.com/x.console\"\n'''\n",
+            2,
+            "include path 'https://example.com/x.console'",
+        ),
         ("'''console\n--8<-- 'a/b.console'\n'''\n", 2, "unsupported include form"),
-        ('\'\'\'console\n--8<--  "a/b.console"\n\'\'\'\n', 2, "unsupported include form"),
-        ('\'\'\'console\n  --8<-- "a/b.console"\n\'\'\'\n', 2, "the include must be indented like its fence"),
-        ('\'\'\'console\n--8<-- "a/b.console"\n$ echo extra\n\'\'\'\n', 2, "an include must be the only line"),
-        ('\'\'\'python\n--8<-- "a/b.console"\n\'\'\'\n', 2, "a ```python block must embed a .py example"),
-        ('\'\'\'text\n--8<-- "a/b.console"\n\'\'\'\n', 1, "include in a ```text block"),
-        ('\'\'\'\n--8<-- "a/b.console"\n\'\'\'\n', 1, "include in a ``` block"),
+        ("'''console\n--8<--  \"a/b.console\"\n'''\n", 2, "unsupported include form"),
+        ("'''console\n  --8<-- \"a/b.console\"\n'''\n", 2, "the include must be indented like its fence"),
+        ("'''console\n--8<-- \"a/b.console\"\n$ echo extra\n'''\n", 2, "an include must be the only line"),
+        ("'''python\n--8<-- \"a/b.console\"\n'''\n", 2, "a ```python block must embed a .py example"),
+        ("'''text\n--8<-- \"a/b.console\"\n'''\n", 1, "include in a ```text block"),
+        ("'''\n--8<-- \"a/b.console\"\n'''\n", 1, "include in a ``` block"),
         ('````console\n--8<-- "a/b.console"\n````\n', 1, "include in a ```console block"),
         ('~~~console\n--8<-- "a/b.console"\n~~~\n', 1, "include in a ```console block"),
-        ('\'\'\'console title="x"\n--8<-- "a/b.console"\n\'\'\'\n', 1, 'include in a ```console title="x" block'),
-        ('\'\'\'console\n--8<-- "a/b.console"\n', 2, "an include must be the only line"),  # never closed
+        ("'''console title=\"x\"\n--8<-- \"a/b.console\"\n'''\n", 1, 'include in a ```console title="x" block'),
+        ("'''console\n--8<-- \"a/b.console\"\n", 2, "an include must be the only line"),  # never closed
         ("'''{ .console .illustration }\n--8<-- \"a/b.console\"\n'''\n", 2, "an illustration cannot include"),
     ],
 )
@@ -95,7 +99,11 @@ def test_include_errors_say_the_one_form():
         ("'''console\n$ docker run --rm busybox echo hi\nhi\n'''\n", 1, "a `console` block"),
         ("'''shell-session\n$ docker ps\n'''\n", 1, "a `shell-session` block"),
         ("'''{ .console }\n$ docker ps\n'''\n", 1, "a `console` block"),
-        ("'''python\nimport docker\nprint(docker.from_env().ping())\n#> True\n'''\n", 1, "a Python block that uses Docker"),
+        (
+            "'''python\nimport docker\nprint(docker.from_env().ping())\n#> True\n'''\n",
+            1,
+            "a Python block that uses Docker",
+        ),
         ("'''py\nd = __import__('docker')\n'''\n", 1, "a Python block that uses Docker"),
         ("'''bash\n$ docker run busybox echo hi\nhi\n'''\n", 2, "a `$ docker` transcript line"),
         ("'''text\necho\n$ sudo docker ps\n'''\n", 3, "a `$ docker` transcript line"),
@@ -112,8 +120,10 @@ def test_an_unverified_docker_block_is_an_error(body, line, what):
 
 def test_unverified_block_message_says_how_to_mark_it():
     assert errors("'''python\nimport docker\n'''\n") == [
-        "docs/p.en.md:1: a Python block that uses Docker that is not an example: move it to snippets/ and embed it, "
-        "or mark it ```{ .python .illustration } if it cannot run"
+        (
+            "docs/p.en.md:1: a Python block that uses Docker that is not an example: move it to snippets/ and embed it, "
+            "or mark it ```{ .python .illustration } if it cannot run"
+        )
     ]
 
 

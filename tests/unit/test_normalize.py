@@ -15,7 +15,12 @@ CASES = [
     ("digest", f"Digest: sha256:{A64}\n", f"Digest: sha256:{B64}\n", f"Digest: sha256:{A64[:-1]}0 extra\n"),
     ("digest", f'["busybox@sha256:{A64}"]\n', f'["busybox@sha256:{B64}"]\n', f'["busybox:sha256-{B64}"]\n'),
     ("digest", f"Deleted: sha256:{A64}\n", f"Deleted: sha256:{B64}\n", f"Removed: sha256:{B64}\n"),
-    ("digest", f"#7 writing image sha256:{A64} done\n", f"#7 writing image sha256:{B64} done\n", "#7 writing image x\n"),
+    (
+        "digest",
+        f"#7 writing image sha256:{A64} done\n",
+        f"#7 writing image sha256:{B64} done\n",
+        "#7 writing image x\n",
+    ),
     ("builder-id", " ---> f1a0d18679b8\n", " ---> 0c162511773b\n", " ---> f1a0d18679b8 extra\n"),
     ("builder-id", "Successfully built 0013f5f65b1c\n", "Successfully built 9fd36297aa59\n", "Built 9fd36297aa59\n"),
     ("builder-id", " ---> Running in 5146eb2b5f97\n", " ---> Running in 4367300275c6\n", "Running 4367300275c6\n"),
@@ -26,8 +31,12 @@ CASES = [
         f"You cannot remove a stopped container {B64}\n",
     ),
     ("layer-id", "5eed6deb3aa1: Pull complete\n", "0f208e339422: Pull complete\n", "0f208e339422: done\n"),
-    ("overlay-dir", f"/var/lib/docker/overlay2/{A64}/diff\n", f"/var/lib/docker/overlay2/{B64}/diff\n",
-     f"/var/lib/docker/overlay/{B64}/diff\n"),
+    (
+        "overlay-dir",
+        f"/var/lib/docker/overlay2/{A64}/diff\n",
+        f"/var/lib/docker/overlay2/{B64}/diff\n",
+        f"/var/lib/docker/overlay/{B64}/diff\n",
+    ),
     ("volume-name", f"volume {A64} -> /data\n", f"volume {B64} -> /data\n", f"volume {B64} -> /srv\n"),
     (
         "history-file-hash",
@@ -36,22 +45,41 @@ CASES = [
         "/bin/sh -c #(nop) ADD file:9a0be498f9aa6e86a… in /srv\n",
     ),
     ("buildkit-done", "#5 DONE 0.3s\n", "#5 DONE 12.0s\n", "#6 DONE 0.3s\n"),
-    ("buildkit-done", "#1 [internal] load build definition from Dockerfile\n#1 DONE 0.0s\n",
-     "#1 [internal] load build definition from Dockerfile\n#1 DONE 0.1s\n",
-     "#1 [internal] load build definition from Dockerfile.dev\n#1 DONE 0.1s\n"),
-    ("buildkit-step-time", f"#3 extracting sha256:{A64} 0.1s done\n", f"#3 extracting sha256:{A64} 0.4s done\n",
-     f"#3 extracting sha256:{B64} 0.1s done\n"),
+    (
+        "buildkit-done",
+        "#1 [internal] load build definition from Dockerfile\n#1 DONE 0.0s\n",
+        "#1 [internal] load build definition from Dockerfile\n#1 DONE 0.1s\n",
+        "#1 [internal] load build definition from Dockerfile.dev\n#1 DONE 0.1s\n",
+    ),
+    (
+        "buildkit-step-time",
+        f"#3 extracting sha256:{A64} 0.1s done\n",
+        f"#3 extracting sha256:{A64} 0.4s done\n",
+        f"#3 extracting sha256:{B64} 0.1s done\n",
+    ),
     ("buildkit-elapsed", "#5 0.215 hello\n", "#5 0.377 hello\n", "#5 0.377 hellp\n"),
-    ("buildkit-building", "[+] Building 1.2s (8/8) FINISHED\n", "[+] Building 31.0s (8/8) FINISHED\n",
-     "[+] Building 1.2s (7/8) FINISHED\n"),
+    (
+        "buildkit-building",
+        "[+] Building 1.2s (8/8) FINISHED\n",
+        "[+] Building 31.0s (8/8) FINISHED\n",
+        "[+] Building 1.2s (7/8) FINISHED\n",
+    ),
     ("status-up", "Up 3 seconds\n", "Up About a minute\n", "Up 3 seconds (Paused)\n"),
     ("time-ago", "Exited (0) 2 seconds ago\n", "Exited (0) Less than a second ago\n", "Exited (1) 2 seconds ago\n"),
-    ("timestamp", "2026-11-28T01:12:43.754142344Z tick 4\n", "2027-01-02T10:00:00.1Z tick 4\n",
-     "2027-01-02T10:00:00.1Z tick 5\n"),
+    (
+        "timestamp",
+        "2026-11-28T01:12:43.754142344Z tick 4\n",
+        "2027-01-02T10:00:00.1Z tick 4\n",
+        "2027-01-02T10:00:00.1Z tick 5\n",
+    ),
     ("go-time", "2026-11-28 01:12:43 +0000 UTC\n", "2027-01-02 10:00:00 +0000 UTC\n", "2027-01-02 10:00:00\n"),
     ("virtual-size", "2B (virtual 1.99MB)\n", "2B (virtual 2.5MB)\n", "3B (virtual 2.5MB)\n"),
-    ("push-size", f"v1: digest: sha256:{A64} size: 735\n", f"v1: digest: sha256:{B64} size: 527\n",
-     f"v2: digest: sha256:{B64} size: 527\n"),
+    (
+        "push-size",
+        f"v1: digest: sha256:{A64} size: 735\n",
+        f"v1: digest: sha256:{B64} size: 527\n",
+        f"v2: digest: sha256:{B64} size: 527\n",
+    ),
     ("generated-name", "vibrant_hopper\n", "zen_turing\n", "vibrant-hopper\n"),
     ("lab-address", "10.201.0.2\n", "10.203.0.5\n", "10.1.0.2\n"),
     ("bridge-address", "172.17.0.2\n", "172.18.0.3\n", "192.168.0.3\n"),
@@ -94,7 +122,7 @@ def test_a_whole_line_of_hex_is_an_id_only_where_docker_printed_it():
     assert not matches(f"{A64}\n", f"{B64}\n", id_lines=False)
     assert ids_expected("docker run -d --name web nginx")
     assert not ids_expected("sha256sum data/file | cut -c1-64")
-    assert not ids_expected("docker run --rm -v \"$PWD\":/d busybox sha256sum /d/file | cut -c1-64")
+    assert not ids_expected('docker run --rm -v "$PWD":/d busybox sha256sum /d/file | cut -c1-64')
     assert not ids_expected("echo aaaa")
 
 
@@ -113,16 +141,16 @@ def test_tables_mask_id_and_size_columns_only():
 
 
 def test_table_near_miss_size_outside_the_size_column():
-    recorded = "CONTAINER ID   IMAGE     COMMAND       NAMES\nf1a0d18679b8   busybox   \"echo 64m\"   web\n"
-    live = "CONTAINER ID   IMAGE     COMMAND       NAMES\n0c162511773b   busybox   \"echo 512m\"   web\n"
+    recorded = 'CONTAINER ID   IMAGE     COMMAND       NAMES\nf1a0d18679b8   busybox   "echo 64m"   web\n'
+    live = 'CONTAINER ID   IMAGE     COMMAND       NAMES\n0c162511773b   busybox   "echo 512m"   web\n'
     assert not matches(recorded, live)
     assert matches(recorded, live.replace("512m", "64m"))
 
 
 def test_history_table_masks_the_image_column():
     header = "IMAGE          CREATED          CREATED BY                                      SIZE      COMMENT\n"
-    recorded = header + "e0b5a3172716   2 seconds ago    /bin/sh -c #(nop)  CMD [\"hello\"]                0B\n"
-    live = header + "<missing>      3 minutes ago    /bin/sh -c #(nop)  CMD [\"hello\"]                0B\n"
+    recorded = header + 'e0b5a3172716   2 seconds ago    /bin/sh -c #(nop)  CMD ["hello"]                0B\n'
+    live = header + '<missing>      3 minutes ago    /bin/sh -c #(nop)  CMD ["hello"]                0B\n'
     assert matches(recorded, live)
     assert not matches(recorded, live.replace("hello", "hellp"))
 
