@@ -20,6 +20,8 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
+from tests.helpers import FAILING, mini_project
+
 SUMMARY_RE = re.compile(r"doclab: (\d+) examples: (\d+) passed, (\d+) failed, (\d+) skipped, (\d+) cached in [\d.]+s")
 NO_DAEMON = "unix:///nonexistent.sock"
 
@@ -226,43 +228,8 @@ def test_external_links(project_root, build_site, tmp_path):
     assert not broken, "\n".join(broken)
 
 
-# ---------------------------------------------------------------- a small project copy
-
-FAILING = """$ docker image inspect --format '{{.Id}}' doclab-no-such-image:never
-sha256:0000000000000000000000000000000000000000000000000000000000000000
-"""
-PASSING = """$ echo hello from a verified example
-hello from a verified example
-"""
-
-
-def _mini_project(root: Path, dest: Path, example: str) -> Path:
-    """The project's build machinery, with one page pair embedding one example."""
-    for name in ("hooks", "overrides", "doclab"):
-        shutil.copytree(root / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(root / "docs" / "assets", dest / "docs" / "assets")
-    for lang in ("zh", "en"):
-        shutil.copy(root / "docs" / f"verification.{lang}.md", dest / "docs")
-    (dest / "snippets" / "probe").mkdir(parents=True)
-    (dest / "snippets" / "probe" / "example.console").write_text(example, encoding="utf-8")
-    (dest / "docs" / "index.zh.md").write_text("# 首页\n\n测试用的首页。\n", encoding="utf-8")
-    (dest / "docs" / "index.en.md").write_text("# Home\n\nA test home page.\n", encoding="utf-8")
-    for lang, title in (("zh", "探针"), ("en", "Probe")):
-        (dest / "docs" / f"probe.{lang}.md").write_text(
-            f'# {title}\n\n```console\n--8<-- "probe/example.console"\n```\n',
-            encoding="utf-8",
-        )
-    config = (root / "mkdocs.yml").read_text(encoding="utf-8")
-    config = (
-        config[: config.index("\nnav:")]
-        + "\nnav:\n  - 首页: index.md\n  - 探针: probe.md\n  - 验证报告: verification.md\n"
-    )
-    (dest / "mkdocs.yml").write_text(config, encoding="utf-8")
-    return dest
-
-
 def test_failing_example_fails_the_strict_build(project_root, lab_docker_host, build_site, tmp_path, artifacts_dir):
-    mini = _mini_project(project_root, tmp_path / "project", FAILING)
+    mini = mini_project(tmp_path / "project", FAILING)
     rc, output = build_site(
         mini,
         "--strict",
@@ -277,7 +244,7 @@ def test_failing_example_fails_the_strict_build(project_root, lab_docker_host, b
 
 
 def test_missing_example_is_one_error_per_page(project_root, build_site, tmp_path):
-    mini = _mini_project(project_root, tmp_path / "project", PASSING)
+    mini = mini_project(tmp_path / "project")
     (mini / "docs" / "probe.zh.md").write_text(
         '# 探针\n\n```console\n--8<-- "probe/nope.console"\n```\n', encoding="utf-8"
     )
@@ -292,7 +259,7 @@ def test_missing_example_is_one_error_per_page(project_root, build_site, tmp_pat
 
 
 def test_without_daemon_warns_once_and_make_build_fails(project_root, build_site, tmp_path):
-    mini = _mini_project(project_root, tmp_path / "project", PASSING)
+    mini = mini_project(tmp_path / "project")
     rc, output = build_site(mini, env={"DOCKER_HOST": NO_DAEMON})
     assert rc == 0, output[-3000:]
     warnings = [line for line in output.splitlines() if line.startswith("WARNING") and "doclab" in line]
