@@ -10,16 +10,20 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
 
+from doclab.site.plugin import page_title
 from tests.helpers import FAILING, mini_project
 
 SUMMARY_RE = re.compile(r"doclab: (\d+) examples: (\d+) passed, (\d+) failed, (\d+) skipped, (\d+) cached in [\d.]+s")
@@ -65,15 +69,16 @@ def test_strict_build_verifies_everything(site_build, site_dir):
     assert summaries[0][2] == "0"
 
 
-def test_verification_pages_list_every_example(site_dir):
+def test_verification_pages_list_every_page_by_title(site_dir, project_root):
     report = json.loads((site_dir / "verification.json").read_text(encoding="utf-8"))
-    for page in (
-        site_dir / "verification" / "index.html",
-        site_dir / "en" / "verification" / "index.html",
-    ):
+    for lang, page in (("zh", site_dir / "verification/index.html"), ("en", site_dir / "en/verification/index.html")):
         text = page.read_text(encoding="utf-8")
-        for result in report["examples"]:
-            assert f"<code>{result['path']}</code>" in text, f"{result['path']} missing from {page}"
+        for source, examples in report["pages"].items():
+            if examples and source.endswith(f".{lang}.md"):
+                title = page_title((project_root / source).read_text(encoding="utf-8"), "")
+                assert re.search(rf'<a href="[^"]*">{re.escape(html.escape(title, quote=False))}</a>', text), (
+                    f"{page}: no link titled {title!r} ({source})"
+                )
 
 
 def test_pages_with_examples_have_the_footer(site_dir):
@@ -87,6 +92,44 @@ def test_pages_with_examples_have_the_footer(site_dir):
         assert 'class="doclab-verified doclab-verified--verified"' in html, source
         marker = "个示例已于" if source.endswith(".zh.md") else "verified on Docker Engine"
         assert marker in html, source
+
+
+def _footers(site: Path) -> dict[str, str]:
+    found = {}
+    for page in sorted(site.rglob("*.html")):
+        match = re.search(r'<aside class="doclab-verified.*?</aside>', page.read_text(encoding="utf-8"), re.DOTALL)
+        if match:
+            found[page.relative_to(site).as_posix()] = " ".join(match.group(0).split())
+    return found
+
+
+def test_check_then_report_build_is_the_same_verified_site(
+    site_dir, project_root, lab_docker_host, build_site, tmp_path, artifacts_dir
+):
+    """The seam a move to another site generator keeps: verification is `doclab check`, which writes a
+    report; the site only renders it. With no daemon reachable, the report build still verifies."""
+    check = subprocess.run(
+        [sys.executable, "-m", "doclab", "check", "--quiet"],
+        cwd=project_root,
+        env=os.environ | {"DOCKER_HOST": lab_docker_host},
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        check=False,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    rc, output = build_site(
+        project_root,
+        "--strict",
+        "--site-dir",
+        str(tmp_path / "site"),
+        env={"DOCLAB_VERIFY": "report", "DOCLAB_REQUIRE_VERIFY": "1", "DOCKER_HOST": NO_DAEMON},
+        log=artifacts_dir / "build-from-report.log",
+    )
+    assert rc == 0, output[-3000:]
+    report = json.loads((tmp_path / "site" / "verification.json").read_text(encoding="utf-8"))
+    assert (report["verified"], report["source"]) == (True, "report")
+    assert _footers(tmp_path / "site") == _footers(site_dir)
 
 
 def test_console_copy_button_copies_only_commands(site_dir):
