@@ -239,7 +239,7 @@ def resolve_snippet(snippets_dir: Path, relative: str, page: str, line: int) -> 
     try:
         real = candidate.resolve(strict=True)
     except FileNotFoundError:
-        raise LocatedError(page, line, f"missing example snippets/{relative}: create it or fix the include") from None
+        raise LocatedError(page, line, f"missing example snippets/{relative} (create it or fix the include)") from None
     except (OSError, RuntimeError) as error:  # a symlink loop
         raise LocatedError(page, line, f"cannot resolve snippets/{relative}: {error}") from None
     if not real.is_relative_to(base):

@@ -231,7 +231,7 @@ def test_resolve_refuses_a_symlinked_folder_out_and_non_files(tmp_path):
     (snippets / "dir.console").mkdir()
     with pytest.raises(LocatedError, match="is not a regular file"):
         resolve_snippet(snippets, "dir.console", "p.md", 1)
-    with pytest.raises(LocatedError, match="missing example snippets/nope.console"):
+    with pytest.raises(LocatedError, match=r"missing example snippets/nope\.console"):
         resolve_snippet(snippets, "nope.console", "p.md", 1)
     (snippets / "ok.console").write_text("$ echo\n\n")
     (snippets / "inside.console").symlink_to(snippets / "ok.console")
