@@ -81,11 +81,12 @@ def _reap_leftovers(daemons: list[DaemonPaths]) -> None:
 
     Cheap when there is nothing to reap: only a file per daemon is read, and no lock is taken.
     """
-    from pathlib import Path
-
-    from doclab.engine.daemons import state_dir
+    from doclab.compose import lab_facts
+    from doclab.config import Settings
     from doclab.engine.ledger import Journal
     from doclab.engine.runner import Checker
+
+    state_dir = paths.state_dir
 
     numbers = sorted({item.worker for item in daemons} | set(paths.known_workers()))
     hosts = [
@@ -93,8 +94,8 @@ def _reap_leftovers(daemons: list[DaemonPaths]) -> None:
         for item in map(DaemonPaths, numbers)
         if daemon.is_running(item) and Journal(state_dir() / "journal", item.host).leftover() is not None
     ]
-    if hosts:
-        Checker(root=Path("."), hosts=hosts).reap()
+    for host in hosts:
+        Checker(lab_facts(Settings.from_env()), docker_host=host).reap()
 
 
 def _ensure_workers(workers: list[DaemonPaths], reporter: Reporter) -> None:
