@@ -15,12 +15,12 @@ from doclab.engine.facts import LabFacts
 def lab_facts(settings: Settings, jobs: int = 1, use_cache: bool = True, docker_host: str = "") -> LabFacts:
     """Facts of this machine's lab for a check on `jobs` daemons.
 
-    DOCKER_HOST (or `docker_host`) or DOCLAB_HOSTS choose other daemons; otherwise the lab's verification
-    daemons run the examples."""
+    `docker_host` (tests) or DOCLAB_HOSTS choose other daemons; otherwise the lab's verification daemons
+    run the examples, never the playground that `doclab env` gives a terminal, whatever DOCKER_HOST says."""
     from doclab import lab
 
     jobs = max(jobs, 1)
-    chosen = docker_host or settings.docker_host
+    chosen = docker_host
     if hasattr(lab, "facts"):  # the lab of issue 11: pinned images, its own docker CLI, hermetic workers
         found = lab.facts(jobs)
         hosts = (chosen,) if chosen else settings.hosts[:jobs] or tuple(found.verification_hosts)
