@@ -95,7 +95,7 @@ class VerificationSession:
     """Verifies a site's examples; create one per process and call verify() for each build."""
 
     root: Path
-    facts: Callable[[], LabFacts]  # the lab's facts, asked for only when examples run
+    facts: Callable[[], LabFacts] | None = None  # the lab's facts, asked for only when examples run
     mode: Mode = "auto"
     snippets: str = "snippets"  # examples must be files inside this folder of the root
     docker_host: str | None = None
@@ -161,6 +161,8 @@ class VerificationSession:
         return examples, results, problems
 
     def _run(self, report: Report, examples: dict[str, Example]) -> None:
+        if self.facts is None:
+            raise DoclabError("no lab to run the examples on (the session was given no lab facts)")
         checker = Checker(self.facts(), docker_host=self.docker_host, jobs=self.jobs, on_result=self.on_result)
         report.docker_host = checker.docker_host or ""
         report.daemon_version = checker.probe()  # DaemonUnavailable: one line, nothing ran
