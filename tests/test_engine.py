@@ -170,3 +170,71 @@ def test_update_rewrites_recorded_output(lab_host, tmp_path):
     assert result.status == "passed" and result.reason == "recorded"
     assert example.read_text().endswith("$ docker run --rm busybox echo live\nlive\n")
     assert only(check(lab_host, tmp_path, example)).status == "passed"
+
+
+# -- issue 12, one way to embed: the strict build refuses what it cannot verify (no daemon needed) -------
+
+HOSTILE_PAGES = {  # page body (after "# Title" and a blank line), the error's line, what it says
+    "scissors": ('```console\n---8<--- "probe/example.console"\n```\n', 4, "unsupported include form"),
+    "escaped": ('```console\n;--8<-- "probe/example.console"\n```\n', 4, "unsupported include form"),
+    "block": ("```console\n--8<--\nprobe/example.console\n--8<--\n```\n", 4, "an include must be the only line"),
+    "outside": ('--8<-- "probe/example.console"\n', 3, "an include outside a code block"),
+    "range": ('```console\n--8<-- "probe/example.console:1:2"\n```\n', 4, "include path 'probe/example.console:1:2'"),
+    "console": ("```console\n$ docker run --rm busybox echo fake\nfake\n```\n", 3, "a `console` block that is not"),
+    "sdk": ("```python\nimport docker\n#> fake\n```\n", 3, "a Python block that uses Docker that is not"),
+    "prompt": ("```text\n$ docker ps\nfake\n```\n", 4, "a `$ docker` transcript line that is not"),
+}
+
+
+def test_pages_with_unverifiable_blocks_fail_the_strict_build_one_line_each(build_site, tmp_path):
+    from tests.helpers import mini_project
+
+    mini = mini_project(tmp_path / "project")
+    for name, (body, _, _) in HOSTILE_PAGES.items():
+        for lang in ("zh", "en"):
+            (mini / "docs" / f"h-{name}.{lang}.md").write_text(f"# {name}\n\n{body}", encoding="utf-8")
+    rc, output = build_site(mini, "--strict", env={"DOCLAB_VERIFY": "0"})
+    assert rc != 0, output[-2000:]
+    assert "Traceback" not in output
+    errors = sorted(entry.split("doclab: ", 1)[1] for entry in output.splitlines() if entry.startswith("ERROR"))
+    expected = sorted(
+        f"docs/h-{name}.{lang}.md:{line}: {what}"
+        for name, (_, line, what) in HOSTILE_PAGES.items()
+        for lang in ("en", "zh")
+    )
+    assert len(errors) == len(expected), "\n".join(errors)
+    for error, want in zip(errors, expected, strict=True):
+        assert error.startswith(want), (error, want)
+
+
+def test_an_illustration_builds_and_is_labelled(build_site, tmp_path):
+    from tests.helpers import mini_project
+
+    mini = mini_project(tmp_path / "project")
+    page = mini / "docs" / "probe.zh.md"
+    illustration = "```{ .console .illustration }\n$ docker search nginx\nNAME  DESCRIPTION\n```\n"
+    page.write_text(page.read_text(encoding="utf-8") + "\n" + illustration, encoding="utf-8")
+    rc, output = build_site(mini, "--strict", "-d", str(tmp_path / "site"), env={"DOCLAB_VERIFY": "0"})
+    assert rc == 0, output[-2000:]
+    html = (tmp_path / "site" / "probe" / "index.html").read_text(encoding="utf-8")
+    assert '<span class="filename">示意，未运行</span>' in html
+    assert "illustration" in html
+
+
+@pytest.mark.parametrize("verify", ["0", "auto"])
+def test_a_snippet_symlinked_to_etc_shadow_is_one_line_and_never_rendered(verify, build_site, tmp_path):
+    from tests.helpers import mini_project
+
+    mini = mini_project(tmp_path / "project")
+    example = mini / "snippets" / "probe" / "example.console"
+    example.unlink()
+    example.symlink_to("/etc/shadow")
+    rc, output = build_site(mini, "--strict", "-d", str(tmp_path / "site"), env={"DOCLAB_VERIFY": verify})
+    assert rc != 0
+    assert "Traceback" not in output
+    errors = [entry for entry in output.splitlines() if "refused" in entry]
+    assert errors, output[-2000:]
+    assert all("outside snippets/ (a symlink out); not read" in entry for entry in errors), errors
+    shadow_first_line = Path("/etc/shadow").read_text().split(":", 1)[0]
+    for page in (tmp_path / "site").rglob("*.html"):
+        assert f"{shadow_first_line}:" not in page.read_text(encoding="utf-8"), page

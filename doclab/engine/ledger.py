@@ -123,6 +123,13 @@ def cleanup(client: docker.DockerClient, before: Snapshot, restorable: set[str])
                 report.problems.append(f"could not restore {tag} from the mirror: {error.explanation or error}")
         else:
             report.problems.append(f"image {tag} existed before the example and was deleted by it")
+    # BuildKit's cache outlives the images built with it: left in place, a later example (or the same one on
+    # another daemon, or in another order with --jobs N) would print CACHED where its recording shows a step
+    # that ran. Every example starts from an empty build cache, so its output does not depend on the order.
+    try:
+        api.prune_builds(all=True)
+    except APIError as error:
+        report.problems.append(f"could not empty the build cache: {error.explanation or error}")
     return report
 
 

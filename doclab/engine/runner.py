@@ -20,7 +20,7 @@ from pathlib import Path
 import requests
 from docker.errors import APIError, DockerException, ImageNotFound
 
-from doclab.engine import policy
+from doclab.engine import policy, ports
 from doclab.engine.cache import ResultCache, cache_key
 from doclab.engine.daemons import DaemonContext, connect, daemon_alive, probe, registry_answers, short_reason
 from doclab.engine.example import Example, discover_roots, load_example
@@ -63,8 +63,6 @@ class Checker:
         use = use_cache and not update and facts.cache_dir is not None
         self.cache = ResultCache(facts.cache_dir) if use and facts.cache_dir is not None else None
         self._restorable = set(facts.base_images)
-        self._port_locks: dict[int, threading.Lock] = {}
-        self._port_guard = threading.Lock()
         self._stopping = threading.Event()
         self._cli_version: str | None = None
 
@@ -351,10 +349,8 @@ class Checker:
         journal = Journal(self.facts.state_dir / "journal", context.docker_host)
         before = Snapshot.take(context.client)
         journal.begin(prepared.rel, before)
-        ports = sorted(policy.host_ports(example.text))
-        port_locks = [self._port_lock(p) for p in ports]
-        for lock in port_locks:
-            lock.acquire()
+        port_locks = ports.holding(ports.published_ports(example.text, _fixture_texts(example)))
+        port_locks.__enter__()
         refusal: list[policy.Violation] = []
 
         def refuse(violation: policy.Violation) -> None:
@@ -384,8 +380,7 @@ class Checker:
                     cleaned = None
             finally:
                 # Only after cleanup: until then the example's containers still hold its host ports.
-                for lock in reversed(port_locks):
-                    lock.release()
+                port_locks.__exit__(None, None, None)
             shutil.rmtree(scratch, ignore_errors=True)
         return record, refusal, cleaned, seconds
 
@@ -400,9 +395,15 @@ class Checker:
             (home / ".docker" / "config.json").write_text(json.dumps(config))
         return env
 
-    def _port_lock(self, port: int) -> threading.Lock:
-        with self._port_guard:
-            return self._port_locks.setdefault(port, threading.Lock())
+
+
+def _fixture_texts(example: Example) -> list[str]:
+    """The fixture files that are text (compose files, scripts), for the ports they publish."""
+    texts = []
+    for file in example.fixture_files():
+        if file.stat().st_size <= 256 * 1024:
+            texts.append(file.read_text(encoding="utf-8", errors="replace"))
+    return texts
 
 
 def _bad_input(path: Path, error: DoclabError) -> Result:
