@@ -122,7 +122,7 @@ def test_bad_header_names_file_and_line(lab_host, tmp_path):
 
 
 def test_no_daemon_gives_one_clear_line(tmp_path):
-    env = dict(os.environ, DOCKER_HOST="unix:///nonexistent/docker.sock")
+    env = dict(os.environ, DOCLAB_HOSTS="unix:///nonexistent/docker.sock")  # DOCKER_HOST is not where checks run
     run = subprocess.run(
         [
             sys.executable,
@@ -238,3 +238,66 @@ def test_a_snippet_symlinked_to_etc_shadow_is_one_line_and_never_rendered(verify
     shadow_first_line = Path("/etc/shadow").read_text().split(":", 1)[0]
     for page in (tmp_path / "site").rglob("*.html"):
         assert f"{shadow_first_line}:" not in page.read_text(encoding="utf-8"), page
+
+
+# -- issue 12 on the lab: what the checker compares, and what the example cannot forge ----------------
+
+HOSTILE = EXAMPLES / "hostile"
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("checksum.console", "checksum.console:2: output drift"),
+        ("checksum-line.console", "checksum-line.console:2: output drift"),
+        ("limit.console", "limit.console:3: output drift"),
+        ("log-numbers.console", "log-numbers.console:2: output drift"),
+        ("os-system.py", "os-system.py:4: output drift"),
+        ("silent.py", "silent.py:5: output drift"),
+        ("forged-marker.console", "forged-marker.console:5: $ docker rnu busybox -> exit 1"),
+    ],
+)
+def test_hostile_recordings_fail(lab_host, tmp_path, name, message):
+    result = only(check(lab_host, tmp_path, HOSTILE / name))
+    assert result.status == "failed", result
+    assert result.message == f"tests/examples/hostile/{message}" + (
+        ""
+        if "->" in message
+        else (
+            ": the output differs from the `#>` comments (run with --update to re-record)"
+            if name.endswith(".py")
+            else ": the live output differs from the recording (run with --update to re-record)"
+        )
+    )
+
+
+@pytest.mark.parametrize("name", ["checksum-right.console", "sdk-whole.py"])
+def test_their_near_misses_pass(lab_host, tmp_path, name):
+    result = only(check(lab_host, tmp_path, HOSTILE / name))
+    assert result.status == "passed", result.message + result.detail
+
+
+def test_a_cache_entry_planted_in_the_tree_is_never_read(lab_host, tmp_path):
+    import json
+
+    entry = json.dumps({"key": "0" * 64, "status": "passed", "commands": []})
+    planted = [ROOT / ".doclab" / "cache" / "00" / f"{'0' * 64}.json", tmp_path / ".doclab" / "cache" / "00" / "x.json"]
+    try:
+        for file in planted:
+            file.parent.mkdir(parents=True, exist_ok=True)
+            file.write_text(entry)
+        result = only(check(lab_host, tmp_path, HOSTILE / "checksum.console"))
+        assert result.status == "failed"
+    finally:
+        planted[0].unlink(missing_ok=True)
+
+
+def test_an_entry_an_example_writes_into_the_cache_is_swept(lab_host, tmp_path):
+    from doclab.engine.cache import ResultCache
+
+    cache_dir = tmp_path / ".cache"
+    example = tmp_path / "forger.console"
+    example.write_text(f"$ mkdir -p {cache_dir}/ff && echo '{{}}' > {cache_dir}/ff/{'f' * 64}.json\n")
+    assert only(check(lab_host, tmp_path, example)).status == "passed"
+    assert not (cache_dir / "ff" / f"{'f' * 64}.json").exists()
+    assert ResultCache(cache_dir).get("f" * 64) is None

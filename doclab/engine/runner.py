@@ -85,7 +85,10 @@ class Checker:
                 examples.append(load_example(rel, root))
             except DoclabError as error:
                 self._emit(results, _bad_input(rel, error))
-        contexts = [DaemonContext(host, connect(host), probe(host)) for host in self.hosts]
+        versions = [probe(host) for host in self.hosts]  # first: one line (DaemonUnavailable) when none answers
+        contexts = [
+            DaemonContext(host, connect(host), version) for host, version in zip(self.hosts, versions, strict=True)
+        ]
         report.docker_host = self.hosts[0]
         report.daemon_version = contexts[0].version
 
@@ -160,7 +163,8 @@ class Checker:
         """Remove what a killed checker left on the daemon(s). Returns what was removed."""
         removed: list[str] = []
         for host in self.hosts:
-            context = DaemonContext(host, connect(host), probe(host))
+            version = probe(host)
+            context = DaemonContext(host, connect(host), version)
             with DaemonLock(self.facts.state_dir / "locks", host):
                 removed += self._reap(context)
         return removed
@@ -266,7 +270,10 @@ class Checker:
             key = self._key(prepared, context)
         if cached := self._cached(prepared, key, context):  # recorded by another check while this one waited
             return cached
+        run_started = time.time()
         record, refusal, cleaned, seconds = self._run_isolated(pending, context)
+        if self.cache is not None:
+            self.cache.sweep(run_started)  # whatever the example wrote there is gone before anything reads it
         rel = prepared.rel
         if refusal:
             outcome = Outcome.failed(
@@ -394,7 +401,6 @@ class Checker:
             config = {"cliPluginsExtraDirs": [str(self.facts.cli_plugins)]}
             (home / ".docker" / "config.json").write_text(json.dumps(config))
         return env
-
 
 
 def _fixture_texts(example: Example) -> list[str]:
