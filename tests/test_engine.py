@@ -12,8 +12,8 @@ import docker
 import pytest
 
 from doclab.engine import Checker
-from doclab.lab import state_dir
 from doclab.engine.lock import DaemonLock
+from doclab.lab import state_dir
 from tests.labhost import ROOT, ensure_lab, facts, inventory
 
 EXAMPLES = ROOT / "tests" / "examples"

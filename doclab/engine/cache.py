@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -40,7 +41,7 @@ def doclab_version() -> str:
     return f"{doclab.__version__}+{digest.hexdigest()[:16]}"
 
 
-def cache_key(
+def cache_key(  # noqa: PLR0913, PLR0917 -- every input of the key is a parameter, on purpose
     content_hash: str,
     header_raw: tuple[str, ...],
     engine_version: str,
@@ -117,10 +118,8 @@ class ResultCache:
         except FileNotFoundError:
             return None
         except (ValueError, OSError, AttributeError, TypeError):
-            try:
+            with contextlib.suppress(OSError):
                 path.unlink()
-            except OSError:
-                pass
             return None
 
     def sweep(self, since: float) -> list[Path]:

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+MAX_PORT = 65535
 LOCK_DIR = Path("/run/lock/doclab-ports") if Path("/run/lock").is_dir() else Path("/tmp/doclab-ports")
 
 _CLI = re.compile(r"(?:-p|--publish)[ =]['\"]?(?:\[?[\d.:a-f]*\]?:)?(\d+)(?:-\d+)?:\d+")
@@ -29,7 +30,7 @@ def published_ports(text: str, fixtures: Iterable[str] = ()) -> set[int]:
     ports = {int(m) for pattern in (_CLI, _SDK_TUPLE, _SDK_MAP) for m in pattern.findall(text)}
     for fixture in fixtures:
         ports |= {int(m) for pattern in (_CLI, _COMPOSE, _COMPOSE_LONG) for m in pattern.findall(fixture)}
-    return {port for port in ports if 0 < port < 65536}
+    return {port for port in ports if 0 < port <= MAX_PORT}
 
 
 @contextmanager

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import requests
@@ -25,10 +26,10 @@ from doclab.engine.cache import ResultCache, cache_key
 from doclab.engine.daemons import DaemonContext, connect, daemon_alive, probe, registry_answers, short_reason
 from doclab.engine.example import Example, discover_roots, load_example
 from doclab.engine.facts import LabFacts
-from doclab.engine.ledger import Journal, Snapshot, cleanup
+from doclab.engine.ledger import CleanupReport, Journal, Snapshot, cleanup
 from doclab.engine.lock import DaemonLock
 from doclab.engine.outcome import Outcome
-from doclab.engine.process import scrubbed_env
+from doclab.engine.process import ExampleProcess, scrubbed_env
 from doclab.engine.report import Report, Result, now_iso
 from doclab.engine.runners import Prepared, Runner, Workspace, runner_for
 from doclab.errors import DoclabError, LocatedError
@@ -45,7 +46,7 @@ class Pending:
 
 
 class Checker:
-    def __init__(
+    def __init__(  # noqa: PLR0913 -- keyword-only options
         self,
         facts: LabFacts,
         *,
@@ -74,7 +75,7 @@ class Checker:
     def probe(self) -> str:
         return probe(self.docker_host)
 
-    def run(self, paths: list[Path]) -> Report:
+    def run(self, paths: list[Path]) -> Report:  # noqa: PLR0912, PLR0915 -- prepare, then the daemons' workers
         started = time.monotonic()
         report = Report(started_at=now_iso())
         examples: list[Example] = []
@@ -96,7 +97,7 @@ class Checker:
         # Static checks and cache hits need no lock: a build with nothing changed never waits for another check.
         work: queue.Queue[Pending] = queue.Queue()
         for example in examples:
-            prepared = self._guarded(example, contexts[0], lambda e=example: self._prepare(e, contexts[0]))
+            prepared = self._guarded(example, contexts[0], partial(self._prepare, example, contexts[0]))
             if isinstance(prepared, Pending):
                 work.put(prepared)
             else:
@@ -114,8 +115,10 @@ class Checker:
                             return
                         example = pending.prepared.example
                         try:
-                            result = self._guarded(example, context, lambda p=pending: self._execute(p, context))
-                        except Exception as error:
+                            outcome = self._guarded(example, context, partial(self._execute, pending, context))
+                            assert isinstance(outcome, Result)  # _execute gives a Result or raises
+                            result = outcome
+                        except Exception as error:  # noqa: BLE001 -- a bug in doclab fails one example, not the run
                             rel = _rel(example.path)
                             result = Result(
                                 path=rel,
@@ -191,7 +194,9 @@ class Checker:
             )
         return outcome.removed
 
-    def _guarded(self, example: Example, context: DaemonContext, step):
+    def _guarded(
+        self, example: Example, context: DaemonContext, step: Callable[[], Result | Pending]
+    ) -> Result | Pending:
         """Run one step for an example; expected failures become its one-line verdict."""
         rel = _rel(example.path)
 
@@ -342,7 +347,9 @@ class Checker:
                 raise LocatedError(prepared.rel, 1, f"cannot pull {ref} ({short_reason(error)}); {hint}") from None
         return ids
 
-    def _run_isolated(self, pending: Pending, context: DaemonContext):
+    def _run_isolated(
+        self, pending: Pending, context: DaemonContext
+    ) -> tuple[object, list[policy.Violation], CleanupReport | None, float]:
         prepared = pending.prepared
         example = prepared.example
         scratch = Path(tempfile.mkdtemp(prefix="doclab-"))
@@ -365,7 +372,7 @@ class Checker:
             if context.process:
                 context.process.stop(violation.message())
 
-        def register(process) -> None:
+        def register(process: ExampleProcess) -> None:
             context.process = process
 
         workspace = Workspace(scratch, workdir, self._environment(home, context.docker_host), register)
@@ -380,7 +387,7 @@ class Checker:
             context.process = None
             try:
                 if daemon_alive(context):
-                    cleaned = cleanup(context.client, before, self._restorable)
+                    cleaned: CleanupReport | None = cleanup(context.client, before, self._restorable)
                     journal.end()
                 else:
                     context.gone = True

@@ -14,7 +14,9 @@ def test_ports_from_the_cli_the_sdk_and_compose_files():
         'c = client.containers.run("nginx", ports={"80/tcp": ("127.0.0.1", 8081)})\n'
         'd = client.containers.run("nginx", ports={"80/tcp": 8082})\n'
     )
-    compose = 'services:\n  web:\n    ports:\n      - "127.0.0.1:8083:80"\n      - 8084:80\n    x:\n      published: 8085\n'
+    compose = (
+        'services:\n  web:\n    ports:\n      - "127.0.0.1:8083:80"\n      - 8084:80\n    x:\n      published: 8085\n'
+    )
     assert published_ports(text, [compose]) == {8080, 9090, 7070, 8081, 8082, 8083, 8084, 8085}
 
 
