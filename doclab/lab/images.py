@@ -249,6 +249,7 @@ class Seeder:
                 tree,
                 recipe.spec.get("packages", []),
                 recipe.spec.get("commands", []),
+                EPOCH,
             )
         else:
             raise DoclabError(f"{recipe.folder / 'recipe.json'}: set `rootfs` or `from`")
