@@ -32,13 +32,16 @@ class Mask:
     name: str  # the place in Docker's output it covers, for the tests and for readers
     pattern: re.Pattern[str]
     replacement: str | Callable[[re.Match[str]], str]
+    needles: tuple[str, ...] = ()  # text the pattern cannot match without: a cheap test first
 
     def apply(self, text: str) -> str:
+        if self.needles and not any(needle in text for needle in self.needles):
+            return text
         return self.pattern.sub(self.replacement, text)
 
 
-def _m(name: str, pattern: str, replacement: str) -> Mask:
-    return Mask(name, re.compile(pattern, re.MULTILINE), replacement)
+def _m(name: str, pattern: str, replacement: str, *needles: str) -> Mask:
+    return Mask(name, re.compile(pattern, re.MULTILINE), replacement, needles)
 
 
 MASKS: tuple[Mask, ...] = (
@@ -49,18 +52,24 @@ MASKS: tuple[Mask, ...] = (
         r"(?P<pre>@|\"|^[ \t]*|\b(?:Digest|digest|Deleted|deleted|Loaded image ID|writing image|exporting manifest"
         r"|exporting config|exporting manifest list|exporting attestation manifest):? )sha256:" + HEX64 + r"\b",
         r"\g<pre>sha256:<digest>",
+        "sha256:",
     ),
     # the classic builder's step lines
     _m(
         "builder-id",
         r"(?P<pre>---> |---> Running in |Removing intermediate container |Successfully built )" + SHORT_ID + r"\b",
         r"\g<pre><id>",
+        "---> ",
+        "Successfully built ",
+        "intermediate container ",
     ),
     # the daemon's error messages name containers and images by ID
     _m(
         "daemon-message-id",
         r"(?P<pre>\b(?:container|image) \"?)(?:" + HEX64 + "|" + SHORT_ID + r")\b",
         r"\g<pre><id>",
+        "container ",
+        "image ",
     ),
     # layer IDs in pull and push progress
     _m(
@@ -68,38 +77,41 @@ MASKS: tuple[Mask, ...] = (
         r"^" + SHORT_ID + r"(?=: (?:Pulling fs layer|Waiting|Downloading|Verifying Checksum|Download complete"
         r"|Extracting|Pull complete|Already exists|Preparing|Pushing|Pushed|Layer already exists|Mounted from))",
         "<id>",
+        ": ",
     ),
     # the storage driver's layer folders (`inspect -f '{{.GraphDriver.Data.UpperDir}}'`)
-    _m("overlay-dir", r"(?P<pre>/overlay2/)" + HEX64, r"\g<pre><id>"),
+    _m("overlay-dir", r"(?P<pre>/overlay2/)" + HEX64, r"\g<pre><id>", "/overlay2/"),
     # anonymous volumes are named by a generated ID
-    _m("volume-name", r"(?P<pre>\bvolume )" + HEX64 + r"\b", r"\g<pre><id>"),
+    _m("volume-name", r"(?P<pre>\bvolume )" + HEX64 + r"\b", r"\g<pre><id>", "volume "),
     # `docker history`: the content hash of an ADD or COPY, which differs between machines (file times)
-    _m("history-file-hash", r"(?P<pre>\b(?:ADD|COPY) (?:file|dir|multi):)[0-9a-f]+…?", r"\g<pre><hash>"),
-    # BuildKit's timings: `#5 DONE 0.3s`, `#3 extracting sha256:… 0.1s done`, the elapsed time before RUN output
-    _m("buildkit-done", r"^(?P<pre>#\d+ DONE )\d+\.\d+s$", r"\g<pre><duration>"),
-    _m("buildkit-step-time", r"^(?P<pre>#\d+ .*?)\d+\.\d+s(?P<post> done)$", r"\g<pre><duration>\g<post>"),
-    _m("buildkit-elapsed", r"^(?P<pre>#\d+ )\d+\.\d{3}(?P<post> |$)", r"\g<pre><elapsed>\g<post>"),
-    _m("buildkit-building", r"(?P<pre>\[\+\] Building )\d+\.\d+s", r"\g<pre><duration>"),
-    # Docker's time fields: `Up 3 seconds`, `Exited (0) 2 minutes ago`, `About an hour ago`
-    _m("status-up", r"(?P<pre>\bUp )" + HUMAN_DURATION, r"\g<pre><duration>"),
-    _m("time-ago", r"\b" + HUMAN_DURATION + r"(?= ago\b)", "<duration>"),
-    # RFC 3339 times (`inspect`, `logs --timestamps`, events) and Go's default time format (`CreatedAt`)
-    _m("timestamp", r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)", "<time>"),
-    _m("go-time", r"\b\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? [+-]\d{4} [A-Z]{3,4}\b", "<time>"),
-    # size fields: a container's `(virtual 1.99MB)`, a pushed manifest's `digest: sha256:… size: 527`
-    _m("virtual-size", r"(?P<pre>\(virtual )" + SIZE_VALUE + r"\)", r"\g<pre><size>)"),
-    _m("push-size", r"(?P<pre>digest: sha256:\S+ size: )\d+$", r"\g<pre><size>"),
-    # names Docker generates (`vibrant_hopper`): the last column of `docker ps`, or a line or `/name` of its own
     _m(
-        "generated-name",
-        r"(?P<pre>^|/|  )(?:" + "|".join(ADJECTIVES) + r")_[a-z]+$",
-        r"\g<pre><name>",
+        "history-file-hash",
+        r"(?P<pre>\b(?:ADD|COPY) (?:file|dir|multi):)[0-9a-f]+…?",
+        r"\g<pre><hash>",
+        "ADD ",
+        "COPY ",
     ),
+    # BuildKit's timings: `#5 DONE 0.3s`, `#3 extracting sha256:… 0.1s done`, the elapsed time before RUN output
+    _m("buildkit-done", r"^(?P<pre>#\d+ DONE )\d+\.\d+s$", r"\g<pre><duration>", "DONE "),
+    _m("buildkit-step-time", r"^(?P<pre>#\d+ .*?)\d+\.\d+s(?P<post> done)$", r"\g<pre><duration>\g<post>", " done"),
+    _m("buildkit-elapsed", r"^(?P<pre>#\d+ )\d+\.\d{3}(?P<post> |$)", r"\g<pre><elapsed>\g<post>", "#"),
+    _m("buildkit-building", r"(?P<pre>\[\+\] Building )\d+\.\d+s", r"\g<pre><duration>", "Building "),
+    # Docker's time fields: `Up 3 seconds`, `Exited (0) 2 minutes ago`, `About an hour ago`
+    _m("status-up", r"(?P<pre>\bUp )" + HUMAN_DURATION, r"\g<pre><duration>", "Up "),
+    _m("time-ago", r"\b" + HUMAN_DURATION + r"(?= ago\b)", "<duration>", " ago"),
+    # RFC 3339 times (`inspect`, `logs --timestamps`, events) and Go's default time format (`CreatedAt`)
+    _m("timestamp", r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)", "<time>", "T"),
+    _m("go-time", r"\b\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? [+-]\d{4} [A-Z]{3,4}\b", "<time>", " +", " -"),
+    # size fields: a container's `(virtual 1.99MB)`, a pushed manifest's `digest: sha256:… size: 527`
+    _m("virtual-size", r"(?P<pre>\(virtual )" + SIZE_VALUE + r"\)", r"\g<pre><size>)", "(virtual "),
+    _m("push-size", r"(?P<pre>digest: sha256:\S+ size: )\d+$", r"\g<pre><size>", " size: "),
+    # names Docker generates (`vibrant_hopper`): the last column of `docker ps`, or a line or `/name` of its own
+    _m("generated-name", r"(?P<pre>^|/|  )(?:" + "|".join(ADJECTIVES) + r")_[a-z]+$", r"\g<pre><name>", "_"),
     # addresses from the lab daemons' pools and Docker's default bridge
-    _m("lab-address", r"\b10\.2\d\d\.\d{1,3}\.\d{1,3}\b", "<ip>"),
-    _m("bridge-address", r"\b172\.(?:1[6-9]|2\d|3[01])\.\d{1,3}\.\d{1,3}\b", "<ip>"),
+    _m("lab-address", r"\b10\.2\d\d\.\d{1,3}\.\d{1,3}\b", "<ip>", "10.2"),
+    _m("bridge-address", r"\b172\.(?:1[6-9]|2\d|3[01])\.\d{1,3}\.\d{1,3}\b", "<ip>", "172."),
     # the example's scratch folder
-    _m("workdir", r"/tmp/doclab-[\w.-]+", "<workdir>"),
+    _m("workdir", r"/tmp/doclab-[\w.-]+", "<workdir>", "/tmp/doclab-"),
 )
 
 # A whole line that is an ID: `docker run -d`, `docker create`, `ps -q`, `--format '{{.ID}}'`
