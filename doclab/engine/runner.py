@@ -92,6 +92,7 @@ class Checker:
         ]
         report.docker_host = self.hosts[0]
         report.daemon_version = contexts[0].version
+        report.versions = dict(self.facts.versions)  # the footer names the CLI, buildx and compose too
 
         results_lock = threading.Lock()
         # Static checks and cache hits need no lock: a build with nothing changed never waits for another check.
