@@ -14,7 +14,7 @@ import pytest
 from doclab.engine import Checker
 from doclab.engine.lock import DaemonLock
 from doclab.lab import state_dir
-from tests.labhost import ROOT, ensure_lab, facts, inventory
+from tests.helpers import ROOT, ensure_lab, facts, inventory
 
 EXAMPLES = ROOT / "tests" / "examples"
 
