@@ -13,7 +13,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements.stamp
-APT_PACKAGES := python3-venv docker.io docker-registry busybox-static debootstrap chromium fonts-noto-cjk iptables curl
+APT_PACKAGES := python3-venv docker.io docker-registry busybox-static debootstrap chromium fonts-noto-cjk iptables curl bubblewrap
 
 export NO_MKDOCS_2_WARNING := 1
 

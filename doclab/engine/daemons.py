@@ -56,7 +56,18 @@ def registry_address() -> str:
 
 
 def connect(docker_host: str, timeout: int = 60) -> docker.DockerClient:
-    return docker.DockerClient(base_url=docker_host, timeout=timeout, version="auto")
+    client = docker.DockerClient(base_url=docker_host, timeout=timeout, version="auto")
+    client.api.headers.update(lab_admin_headers(docker_host))
+    return client
+
+
+def lab_admin_headers(docker_host: str) -> dict[str, str]:
+    """The checker's requests to a lab daemon carry the lab's token: its plugin tells them from an example's."""
+    try:
+        from doclab.lab import authz
+    except ImportError:
+        return {}
+    return authz.admin_headers() if authz.daemon_for_host(docker_host) is not None else {}
 
 
 def probe(docker_host: str) -> str:

@@ -1,12 +1,17 @@
-"""Resource ledger: note what a daemon holds before an example, remove only what appeared during it.
+"""Resource ledger: what an example owns, and removing exactly that afterwards.
 
-Before each example the snapshot is written to a journal on disk, so that a
-checker killed with SIGKILL leaves enough behind for the next run (or `doclab up`)
-to reap its leftovers, the way testcontainers' resource reaper does.
+On a lab daemon the authorization plugin records the identity of everything the example creates
+(containers, execs, volumes, networks, tags) in the session's ledger: `cleanup_owned` removes those, the
+images that appeared during the example, and puts the base images back by their pinned digest. After a
+crash the reaper removes what the ledger names and nothing else, so what a person creates afterwards stays.
+
+On any other daemon (DOCKER_HOST) there is no plugin: the snapshot is written to a journal on disk and
+what appeared during the example is removed (`cleanup`), the way testcontainers' resource reaper does.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -25,6 +30,7 @@ class Snapshot:
     images: dict[str, list[str]] = field(default_factory=dict)  # image id -> repo tags
     volumes: list[str] = field(default_factory=list)
     networks: list[str] = field(default_factory=list)
+    digests: dict[str, list[str]] = field(default_factory=dict)  # image id -> repo digests (pins)
 
     @classmethod
     def take(cls, client: docker.DockerClient) -> Snapshot:
@@ -37,6 +43,7 @@ class Snapshot:
             },
             volumes=sorted(v["Name"] for v in (api.volumes().get("Volumes") or [])),
             networks=sorted(n["Id"] for n in api.networks()),
+            digests={i["Id"]: sorted(i.get("RepoDigests") or []) for i in api.images(all=True)},
         )
 
     def tags(self) -> dict[str, str]:
@@ -173,3 +180,169 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def cleanup_owned(
+    client: docker.DockerClient, owned: dict[str, list[str]], before: Snapshot | None, restorable: set[str]
+) -> CleanupReport:
+    """Remove what the ledger says the example created; with `before` (a normal end), also the images that
+    appeared during it; then put back base images by pinned digest."""
+    api = client.api
+    report = CleanupReport()
+
+    def attempt(what: str, action) -> None:
+        try:
+            action()
+            report.removed.append(what)
+        except NotFound:
+            pass
+        except APIError as error:
+            report.problems.append(f"{what}: {error.explanation or error}")
+
+    for container in owned.get("container", []):
+        attempt(f"container {container[:12]}", lambda c=container: api.remove_container(c, force=True, v=True))
+    for network in owned.get("network", []):
+        attempt(f"network {network[:12]}", lambda n=network: api.remove_network(n))
+    for volume in owned.get("volume", []):
+        attempt(f"volume {volume[:24]}", lambda v=volume: api.remove_volume(v, force=True))
+    old_tags = before.tags() if before else {}
+    for tag in owned.get("tag", []):
+        if tag not in old_tags:
+            attempt(f"tag {tag}", lambda t=tag: api.remove_image(t))
+    if before is not None:
+        for _ in range(5):  # children before parents
+            fresh = [i for i in api.images(all=True) if i["Id"] not in before.images]
+            if not fresh:
+                break
+            for image in fresh:
+                tags = [t for t in (image.get("RepoTags") or []) if t != "<none>:<none>"]
+                if tags and all(t in restorable and t not in old_tags for t in tags):
+                    continue  # a base image pulled from the mirror may stay
+                attempt(
+                    f"image {tags[0] if tags else image['Id'][7:19]}",
+                    lambda i=image["Id"]: api.remove_image(i, force=True),
+                )
+        report.problems = [p for p in report.problems if not p.startswith("image ")]
+        restore_tags(client, before, restorable, report)
+    return report
+
+
+def restore_tags(client: docker.DockerClient, before: Snapshot, restorable: set[str], report: CleanupReport) -> None:
+    """Every tag the daemon had before points where it did; a deleted base image comes back by its digest."""
+    api = client.api
+    images = api.images(all=True)
+    present = {i["Id"] for i in images}
+    current = {t: i["Id"] for i in images for t in (i.get("RepoTags") or [])}
+    for tag, image_id in before.tags().items():
+        if current.get(tag) == image_id:
+            continue
+        repo, _, name = tag.rpartition(":")
+        try:
+            if image_id not in present and tag in restorable:
+                pins = [d for d in before.digests.get(image_id, []) if d.startswith(repo + "@")]
+                if pins:
+                    api.pull(pins[0])
+                    api.tag(pins[0], repo, name, force=True)
+                else:
+                    api.pull(repo, tag=name)
+                continue
+            if image_id in present:
+                api.tag(image_id, repo, name, force=True)
+            else:
+                report.problems.append(f"image {tag} existed before the example and was deleted by it")
+        except APIError as error:
+            report.problems.append(f"could not restore {tag} from the mirror: {error.explanation or error}")
+
+
+# -- sessions on lab daemons: the plugin's ledger ------------------------------------------------------
+def lab_daemon(docker_host: str):
+    """The lab daemon (with its authorization plugin) behind docker_host, or None for any other daemon."""
+    try:
+        from doclab.lab import authz
+    except ImportError:
+        return None
+    return authz.daemon_for_host(docker_host)
+
+
+def scratch_root() -> Path:
+    from doclab.engine.daemons import state_dir
+
+    return state_dir() / "scratch"
+
+
+def new_scratch() -> Path:
+    """A folder of the example's own under the lab's state (never /tmp): work/ and home/, owned by its user."""
+    import tempfile
+
+    root = scratch_root()
+    root.mkdir(parents=True, exist_ok=True, mode=0o711)
+    return Path(tempfile.mkdtemp(prefix="ex-", dir=root))
+
+
+def give_to(scratch: Path, uid: int) -> None:
+    for folder, _, files in os.walk(scratch):
+        os.chown(folder, uid, uid)
+        for name in files:
+            os.lchown(os.path.join(folder, name), uid, uid)
+
+
+def example_uid(daemon) -> int:
+    if daemon is None:
+        return 60000
+    from doclab.lab import authz
+
+    return authz.example_uid(daemon)
+
+
+def open_session(daemon, scratch: Path, example: str, before: Snapshot, restorable: set[str]) -> None:
+    from doclab.lab import authz
+
+    authz.open_session(
+        daemon,
+        authz.Session(
+            scratch=os.path.realpath(scratch),
+            example=example,
+            pid=os.getpid(),
+            images_before=sorted(before.images),
+            base_images=sorted(restorable),
+            push_registries=authz.push_registries(),
+        ),
+    )
+
+
+def close_session(daemon, client: docker.DockerClient, before: Snapshot | None, restorable: set[str]) -> CleanupReport:
+    """Remove what the example owned, then end its session (so the ledger survives a crash during cleanup)."""
+    from doclab.lab import authz
+
+    report = cleanup_owned(client, authz.owned(daemon), before, restorable)
+    authz.close_session(daemon)
+    return report
+
+
+def leftover_session(daemon) -> str | None:
+    """The example of a session whose checker died, if any (a live checker's session is left alone)."""
+    from doclab.lab import authz
+
+    current = authz.current_session(daemon)
+    if current is None:
+        return None
+    if current.pid != os.getpid() and _alive(current.pid):
+        return None
+    return current.example
+
+
+@contextlib.contextmanager
+def scratch_registry(hosts: list[str]):
+    """During a check on lab daemons: the registry examples push to, wiped when the check ends."""
+    if not any(lab_daemon(host) for host in hosts):
+        yield None
+        return
+    from doclab.lab import paths
+    from doclab.lab import scratch_registry as registry
+
+    started = registry.start(paths.registry_home() / "data")
+    try:
+        yield registry.address()
+    finally:
+        if started:
+            registry.stop()

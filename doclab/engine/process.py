@@ -53,7 +53,11 @@ class Confinement:
     read_only: list[str] = field(default_factory=list)  # extra tool folders (the lab's engine, the venv)
 
     def argv(self, command: list[str], cwd: Path) -> list[str]:
-        setpriv = ["setpriv", f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups", "--inh-caps=-all"]
+        # Its own user, plus the socket's group (on a lab daemon that group is the example user's own).
+        groups = ["--clear-groups"]
+        if self.socket and os.path.exists(self.socket) and os.stat(self.socket).st_gid != self.uid:
+            groups = [f"--groups={os.stat(self.socket).st_gid}"]
+        setpriv = ["setpriv", f"--reuid={self.uid}", f"--regid={self.uid}", *groups, "--inh-caps=-all"]
         bwrap = [
             "bwrap", "--die-with-parent", "--new-session",
             "--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",

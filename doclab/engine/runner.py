@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
 import shutil
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -16,7 +16,7 @@ from pathlib import Path
 import requests
 from docker.errors import APIError, DockerException, ImageNotFound
 
-from doclab.engine import policy
+from doclab.engine import ledger, policy
 from doclab.engine.cache import ResultCache, cache_key
 from doclab.engine.daemons import (
     DaemonContext,
@@ -33,7 +33,7 @@ from doclab.engine.daemons import (
 from doclab.engine.example import Example, discover, load_example
 from doclab.engine.ledger import Journal, Snapshot, cleanup
 from doclab.engine.lock import DaemonLock
-from doclab.engine.process import ExampleProcess, scrubbed_env
+from doclab.engine.process import Confinement, ExampleProcess, python_home, sandbox_available, scrubbed_env
 from doclab.engine.report import Report, Result, now_iso
 from doclab.engine.shell import run_shell
 from doclab.engine.subcommands import python_subcommands, shell_subcommands
@@ -157,6 +157,8 @@ class Checker:
         threads = [
             threading.Thread(target=worker, args=(c, e), daemon=True) for c, e in zip(running, finished, strict=True)
         ]
+        registry = ledger.scratch_registry(hosts if running else [])
+        registry.__enter__()
         for thread in threads:
             thread.start()
         try:
@@ -172,6 +174,7 @@ class Checker:
                 event.wait(timeout=60)
             raise
         finally:
+            registry.__exit__(None, None, None)
             for context in contexts:
                 context.client.close()
 
@@ -192,6 +195,19 @@ class Checker:
 
     # -- one example --------------------------------------------------------
     def _reap(self, context: DaemonContext) -> list[str]:
+        daemon = ledger.lab_daemon(context.docker_host)
+        if daemon is not None:  # only what the crashed run's ledger names; never what came after it
+            example = ledger.leftover_session(daemon)
+            if example is None:
+                return []
+            outcome = ledger.close_session(daemon, context.client, None, self._restorable)
+            if outcome.removed:
+                print(
+                    f"doclab: reaped what an interrupted check of {example} left on {context.docker_host}: "
+                    + ", ".join(outcome.removed),
+                    file=sys.stderr,
+                )
+            return outcome.removed
         journal = Journal(state_dir() / "journal", context.docker_host)
         leftover = journal.leftover()
         if leftover is None:
@@ -328,17 +344,23 @@ class Checker:
         return ids
 
     def _run_isolated(self, example: Example, commands, context: DaemonContext):
-        scratch = Path(tempfile.mkdtemp(prefix="doclab-"))
+        daemon = ledger.lab_daemon(context.docker_host)  # a lab daemon: its plugin decides and keeps the ledger
+        uid = ledger.example_uid(daemon)
+        scratch = ledger.new_scratch()
         workdir, home = scratch / "work", scratch / "home"
         home.mkdir()
         if example.fixture_dir.is_dir():
             shutil.copytree(example.fixture_dir, workdir)
         else:
             workdir.mkdir()
-        env = scrubbed_env(home, context.docker_host)
+        confinement = self._confinement(scratch, uid, context.docker_host)
+        env = scrubbed_env(home, confinement.docker_host() if confinement else context.docker_host)
         journal = Journal(state_dir() / "journal", context.docker_host)
         before = Snapshot.take(context.client)
-        journal.begin(_rel(example.path), before)
+        if daemon is not None:
+            ledger.open_session(daemon, scratch, _rel(example.path), before, self._restorable)
+        else:
+            journal.begin(_rel(example.path), before)
         ports = sorted(policy.host_ports(example.text))
         port_locks = [self._port_lock(p) for p in ports]
         for lock in port_locks:
@@ -350,22 +372,36 @@ class Checker:
             if context.process:
                 context.process.stop(violation.message())
 
-        try:
-            with policy.CreateWatcher(
+        # Without the lab's plugin (another DOCKER_HOST), the events watcher is the after-the-fact check.
+        watcher = (
+            policy.CreateWatcher(
                 context.client, workdir, example.header.allow, policy.socket_path(context.docker_host), refuse
-            ):
+            )
+            if daemon is None
+            else contextlib.nullcontext()
+        )
+        try:
+            with watcher:
                 if example.kind == "console":
                     outcome = run_shell(
-                        commands, workdir, env, example.header.timeout, lambda p: setattr(context, "process", p)
+                        commands,
+                        workdir,
+                        env,
+                        example.header.timeout,
+                        lambda p: setattr(context, "process", p),
+                        confinement,
                     )
                 else:
-                    outcome = self._run_python(example, scratch, workdir, env, context)
+                    outcome = self._run_python(example, scratch, workdir, env, context, confinement)
         finally:
             context.process = None
             try:
                 if daemon_alive(context):
-                    cleaned = cleanup(context.client, before, self._restorable)
-                    journal.end()
+                    if daemon is not None:
+                        cleaned = ledger.close_session(daemon, context.client, before, self._restorable)
+                    else:
+                        cleaned = cleanup(context.client, before, self._restorable)
+                        journal.end()
                 else:
                     context.gone = True
                     cleaned = None
@@ -376,23 +412,38 @@ class Checker:
             shutil.rmtree(scratch, ignore_errors=True)
         return outcome, refusal, cleaned
 
-    def _run_python(self, example: Example, scratch: Path, workdir: Path, env: dict, context: DaemonContext):
+    def _confinement(self, scratch: Path, uid: int, docker_host: str) -> Confinement | None:
+        socket = policy.socket_path(docker_host)
+        if sandbox_available() is not None or socket is None:
+            return None
+        ledger.give_to(scratch, uid)
+        try:
+            from doclab.lab import paths
+
+            tools = [str(paths.engine_home())] if hasattr(paths, "engine_home") else []
+        except ImportError:
+            tools = []
+        tools += [p for p in scrubbed_env(scratch, "")["PATH"].split(":") if p.startswith("/")]
+        return Confinement(scratch=scratch, uid=uid, socket=socket, read_only=[*tools, python_home()])
+
+    def _run_python(
+        self, example: Example, scratch: Path, workdir: Path, env: dict, context: DaemonContext, confinement=None
+    ):
         source_copy = scratch / "source.py"
         source_copy.write_text(example.text)
         result_file = scratch / "result.json"
-        pythonpath = str(Path(__file__).resolve().parents[2])
+        # The worker is copied beside the example: a confined example sees no repository to import it from.
+        worker = scratch / "pyworker.py"
+        shutil.copyfile(Path(__file__).with_name("pyworker.py"), worker)
+        if confinement is not None:
+            ledger.give_to(scratch, confinement.uid)
+        python = str(Path(python_home()) / "bin" / "python")
         process = ExampleProcess(
-            [
-                sys.executable,
-                "-P",
-                "-m",
-                "doclab.engine.pyworker",
-                str(source_copy),
-                str(result_file),
-            ],  # -P: the working directory does not shadow modules
+            [python, "-P", str(worker), str(source_copy), str(result_file)],  # -P: the folder shadows nothing
             workdir,
-            env | {"PYTHONPATH": pythonpath, "PYTHONDONTWRITEBYTECODE": "1"},
+            env | {"PYTHONDONTWRITEBYTECODE": "1"},
             example.header.timeout,
+            confinement=confinement,
         )
         context.process = process
         outcome = process.run()

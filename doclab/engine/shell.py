@@ -56,11 +56,15 @@ def split_output(raw: str, salt: str, count: int) -> tuple[list[str], int, bool]
     return outputs, last, finished
 
 
-def run_shell(commands: list[Command], workdir: Path, env: dict[str, str], timeout: float, register) -> ShellOutcome:
+def run_shell(
+    commands: list[Command], workdir: Path, env: dict[str, str], timeout: float, register, confinement=None
+) -> ShellOutcome:
     salt = f"DOCLAB-{secrets.token_hex(8)}"
     script_path = workdir.parent / "script.sh"
     script_path.write_text(build_script(commands, salt))
-    process = ExampleProcess(["/bin/bash", "--noprofile", "--norc", str(script_path)], workdir, env, timeout)
+    process = ExampleProcess(
+        ["/bin/bash", "--noprofile", "--norc", str(script_path)], workdir, env, timeout, confinement=confinement
+    )
     register(process)
     outcome = process.run()
     outputs, last, finished = split_output(outcome.output, salt, len(commands))

@@ -14,7 +14,7 @@ import docker.errors
 import requests
 
 from doclab.errors import DoclabError
-from doclab.lab import network, processes, registry
+from doclab.lab import authz, network, processes, registry
 from doclab.lab.engine_install import find_program
 from doclab.lab.paths import DaemonPaths
 
@@ -43,6 +43,7 @@ def config(daemon: DaemonPaths) -> dict:
         "containerd-plugins-namespace": f"{daemon.namespace}-plugins",
         "cgroup-parent": daemon.namespace,
     }
+    settings.update(authz.daemon_config(daemon))  # every request decided by the lab's plugin (doclab/lab/authz)
     if daemon.extra_config_file.exists():
         try:
             settings.update(json.loads(daemon.extra_config_file.read_text()))
@@ -80,6 +81,7 @@ def version(daemon: DaemonPaths) -> str:
 
 def ensure_running(daemon: DaemonPaths) -> bool:
     """Starts the daemon unless it already answers. Returns True when it had to start it."""
+    authz.ensure_running(daemon)  # before dockerd: without its plugin a lab daemon refuses every request
     if is_running(daemon):
         return False
     living = pid(daemon)
@@ -209,6 +211,7 @@ def stop(daemon: DaemonPaths) -> None:
     if found:
         processes.terminate([found], timeout=20)
     _kill_leftovers(daemon)
+    authz.stop(daemon)
     unmount_under(daemon.exec_root)
     unmount_under(daemon.data_root)
     daemon.pidfile.unlink(missing_ok=True)

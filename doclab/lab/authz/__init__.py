@@ -39,10 +39,29 @@ def log_file(daemon: DaemonPaths) -> Path:
     return daemon.home / "authz.log"
 
 
+EXAMPLE_UID_BASE = 60000
+
+
+def example_uid(daemon: DaemonPaths) -> int:
+    """The user (and group) an example runs as on this daemon: its socket's group, nothing else's."""
+    return EXAMPLE_UID_BASE + daemon.index
+
+
+def push_registries() -> list[str]:
+    """Where examples may push: the scratch registry, if this lab runs one."""
+    try:
+        from doclab.lab import scratch_registry
+    except ImportError:
+        return []
+    return [scratch_registry.address()]
+
+
 def daemon_config(daemon: DaemonPaths) -> dict:
-    """daemon.json keys: the plugin, and BuildKit without the entitlements a Dockerfile could ask for."""
+    """daemon.json keys: the plugin, the socket's group (the examples' own), and BuildKit without the
+    entitlements a Dockerfile could ask for (RUN --network=host, --security=insecure)."""
     return {
         "authorization-plugins": [plugin_name(daemon)],
+        "group": str(example_uid(daemon)),
         "builder": {"entitlements": {"network-host": False, "security-insecure": False}},
     }
 
@@ -67,10 +86,18 @@ def answers(daemon: DaemonPaths) -> bool:
 
 
 def ensure_running(daemon: DaemonPaths) -> bool:
-    """Starts the daemon's plugin unless it answers. Returns True when it had to start it."""
+    """Everything a lab daemon needs before dockerd starts: its data-root filesystem of a fixed size, the
+    limited cgroup of its containers, the mirror closed to examples, and its plugin (started unless it
+    answers). Returns True when it had to start the plugin."""
+    from doclab.lab import scratch_registry
+    from doclab.lab.authz import disk, limits
+
+    disk.ensure_mounted(daemon)
+    limits.ensure(daemon)
+    scratch_registry.protect_mirror()
     if _pid(daemon) and answers(daemon):
         return False
-    stop(daemon)
+    _stop_plugin(daemon)
     store.token()  # created by the lab, before any example can run
     daemon.run.mkdir(parents=True, exist_ok=True)
     daemon.home.mkdir(parents=True, exist_ok=True)
@@ -108,12 +135,20 @@ def _env(repo: str) -> dict[str, str]:
     return env
 
 
-def stop(daemon: DaemonPaths) -> None:
+def _stop_plugin(daemon: DaemonPaths) -> None:
     found = _pid(daemon)
     if found:
         processes.terminate([found], timeout=5)
     pidfile(daemon).unlink(missing_ok=True)
     socket_path(daemon).unlink(missing_ok=True)
+
+
+def stop(daemon: DaemonPaths) -> None:
+    """Stops the plugin and removes its socket (dockerd is stopped first: without it, it refuses everything)."""
+    from doclab.lab.authz import limits
+
+    _stop_plugin(daemon)
+    limits.remove(daemon)  # rmdir: only once its containers are gone
 
 
 def daemon_for_host(docker_host: str) -> DaemonPaths | None:
@@ -149,9 +184,11 @@ __all__ = [
     "daemon_config",
     "daemon_for_host",
     "ensure_running",
+    "example_uid",
     "open_session",
     "owned",
     "plugin_name",
+    "push_registries",
     "socket_path",
     "stop",
 ]

@@ -16,7 +16,8 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from typing import Protocol
 from urllib.parse import parse_qsl, unquote
 
@@ -104,7 +105,9 @@ def parse(request: dict) -> Call:
     headers = {k.lower(): v for k, v in (request.get("RequestHeaders") or {}).items()}
     length = headers.get("content-length", "0").strip() or "0"
     has_body = body is not None or (length.isdigit() and int(length) > 0)
-    return Call(method=(request.get("RequestMethod") or "GET").upper(), path=path, query=query, body=body, has_body=has_body)
+    return Call(
+        method=(request.get("RequestMethod") or "GET").upper(), path=path, query=query, body=body, has_body=has_body
+    )
 
 
 def _strict_object(pairs):
@@ -195,7 +198,11 @@ ROUTES: list[tuple[str, re.Pattern, str]] = [
     for method, pattern, handler in [
         ("POST", "/containers/create", "container_create"),
         ("POST", f"/containers/{_ID}/start", "container_start"),
-        ("POST", f"/containers/{_ID}/(?:stop|restart|kill|pause|unpause|resize|attach|rename|update)", "container_owned"),
+        (
+            "POST",
+            f"/containers/{_ID}/(?:stop|restart|kill|pause|unpause|resize|attach|rename|update)",
+            "container_owned",
+        ),
         ("DELETE", f"/containers/{_ID}", "container_owned"),
         ("PUT", f"/containers/{_ID}/archive", "container_owned"),
         ("GET", f"/containers/{_ID}/attach/ws", "container_owned"),
@@ -286,8 +293,8 @@ def _container_create(call, world, match) -> Decision:
     host = field(body, "HostConfig") or {}
     if not isinstance(host, dict):
         raise Refused("host-config", "HostConfig is not an object")
+    _check_host_config(host, world)  # the named rules first, then anything else off the allow-list
     _check_fields(host, HOSTCONFIG_FIELDS, "HostConfig")
-    _check_host_config(host, world)
     for mount in _bind_sources(host):
         _check_bind_source(mount, world, resolve=False)
     _check_volumes(host, world)
@@ -340,7 +347,10 @@ def _check_host_config(host: dict, world: World) -> None:
     for cap in field(host, "CapAdd") or []:
         name = str(cap).upper().removeprefix("CAP_")
         if name not in ALLOWED_CAPS:
-            raise Refused("capability", f"--cap-add {cap} is not on the lab's allow-list ({', '.join(sorted(EXTRA_CAPS))} and the defaults)")
+            raise Refused(
+                "capability",
+                f"--cap-add {cap} is not on the lab's allow-list ({', '.join(sorted(EXTRA_CAPS))} and the defaults)",
+            )
     for option in field(host, "SecurityOpt") or []:
         if str(option).strip() not in SECURITY_OPTS:
             shown = str(option).split("{")[0][:60]
@@ -400,7 +410,7 @@ def _bind_sources(host: dict) -> list[str]:
     sources = []
     for bind in field(host, "Binds") or []:
         source = str(bind).split(":", 1)[0]
-        if source.startswith("/") or "/" in source or source.startswith("."):
+        if source.startswith(("/", ".")) or "/" in source:
             sources.append(source)
     for mount in field(host, "Mounts") or []:
         if str(field(mount, "Type") or "") == "bind":
@@ -421,7 +431,9 @@ def _check_bind_source(source: str, world: World, resolve: bool) -> None:
     if not resolve and world.realpath(normal) != normal:
         real = world.realpath(normal)
         if real != scratch and not real.startswith(scratch + "/"):
-            raise Refused("bind-mount", f"bind mount source {source} (resolves to {real}) is outside the example's folder")
+            raise Refused(
+                "bind-mount", f"bind mount source {source} (resolves to {real}) is outside the example's folder"
+            )
 
 
 def _check_volumes(host: dict, world: World) -> None:
@@ -430,7 +442,16 @@ def _check_volumes(host: dict, world: World) -> None:
         source = str(bind).split(":", 1)[0]
         if ":" in str(bind) and source and not source.startswith("/") and "/" not in source:
             names.append(source)
-    allowed_mount = {"type", "source", "target", "readonly", "consistency", "bindoptions", "volumeoptions", "tmpfsoptions"}
+    allowed_mount = {
+        "type",
+        "source",
+        "target",
+        "readonly",
+        "consistency",
+        "bindoptions",
+        "volumeoptions",
+        "tmpfsoptions",
+    }
     for mount in field(host, "Mounts") or []:
         kind = str(field(mount, "Type") or "")
         if kind not in ("bind", "volume", "tmpfs"):
@@ -444,7 +465,9 @@ def _check_volumes(host: dict, world: World) -> None:
         bind = field(mount, "BindOptions") or {}
         if str(field(bind, "Propagation") or "") not in ("", "private", "rprivate"):
             raise Refused("bind-mount", "bind propagation other than private is not on the lab's allow-list")
-        _check_fields(bind, {"propagation", "nonrecursive", "readonlynonrecursive", "readonlyforcerecursive"}, "BindOptions")
+        _check_fields(
+            bind, {"propagation", "nonrecursive", "readonlynonrecursive", "readonlyforcerecursive"}, "BindOptions"
+        )
         if kind == "volume" and field(mount, "Source"):
             names.append(str(field(mount, "Source")))
     for name in names:
@@ -585,7 +608,22 @@ def _volume_owned(call, world, match) -> Decision:
 
 def _network_create(call, world, match) -> Decision:
     body = _needs_body(call)
-    _check_fields(body, {"name", "checkduplicate", "driver", "internal", "attachable", "ipam", "enableipv6", "options", "labels", "scope"}, "network")
+    _check_fields(
+        body,
+        {
+            "name",
+            "checkduplicate",
+            "driver",
+            "internal",
+            "attachable",
+            "ipam",
+            "enableipv6",
+            "options",
+            "labels",
+            "scope",
+        },
+        "network",
+    )
     if str(field(body, "Driver") or "") not in NETWORK_DRIVERS:
         raise Refused("network", f"network driver {field(body, 'Driver')} is not on the lab's allow-list")
     for folded, written in keys(field(body, "Options") or {}):

@@ -12,7 +12,7 @@ import socket
 from urllib.parse import quote, urlencode
 
 from doclab.lab.authz import session as store
-from doclab.lab.authz.rules import Call, field
+from doclab.lab.authz.rules import Call
 from doclab.lab.paths import DaemonPaths
 
 
@@ -133,4 +133,3 @@ class DaemonWorld:
     def volumes_of(self, container_id: str) -> list[str]:
         info = self.container(container_id) or {}
         return [m["Name"] for m in info.get("Mounts") or [] if m.get("Type") == "volume" and m.get("Name")]
-
