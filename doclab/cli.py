@@ -1,4 +1,4 @@
-"""The thin command line: `python -m doclab up|down|status|env|check|reap`."""
+"""The thin command line: `doclab up|down|status|env|check|reap` (also `python -m doclab ...`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from doclab.errors import DoclabError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m doclab", description=__doc__)
+    parser = argparse.ArgumentParser(prog="doclab", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     up = sub.add_parser("up", help="install if needed and start the lab daemon, the registry and the base images")

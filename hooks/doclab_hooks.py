@@ -44,12 +44,6 @@ from mkdocs.plugins import event_priority
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _use_project_packages(root: Path) -> None:
-    """Make `import doclab` find the project's package (MkDocs restores sys.path after loading hooks)."""
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
-
-
 log = logging.getLogger("mkdocs.plugins.doclab")
 
 SNIPPETS = "snippets"
@@ -366,7 +360,6 @@ def on_pre_build(config, **kwargs):
     state.depth += 1
     if state.depth == 1:  # the outer build; i18n builds the other languages inside it
         root = Path(config.config_file_path).resolve().parent if config.config_file_path else ROOT
-        _use_project_packages(root)
         state.build = BuildState(root=root, site_dir=Path(config.site_dir))
 
 
