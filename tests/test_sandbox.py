@@ -76,6 +76,9 @@ class TableWorld:
     def realpath(self, path):
         return self.links.get(path, path)
 
+    def published_by_example(self, address):
+        return address == "127.0.0.1:5001"  # its own registry container
+
 
 def ask(method: str, uri: str, body=None, headers=None) -> rules.Decision:
     request = {"RequestMethod": method, "RequestUri": uri, "RequestHeaders": headers or {}}
@@ -182,6 +185,7 @@ def test_table_allows_what_the_pages_show():
     assert create({"Binds": ["v-mine:/data"], "VolumesFrom": ["mine"], "PidMode": "container:mine"}).allow
     assert ask("POST", "/v1.45/build?t=demo%3Alatest&q=1&networkmode=default").allow
     assert ask("POST", "/v1.45/images/127.0.0.1:6000/sgzc/httpd/push?tag=v1").allow
+    assert ask("POST", "/v1.45/images/127.0.0.1:5001/sgzc/httpd/push?tag=v1").allow
     assert ask("GET", "/v1.45/containers/theirs/json").allow
     assert ask("DELETE", "/v1.45/images/busybox").allow  # a base image: restored by digest afterwards
     assert ask("DELETE", "/v1.45/images/mine:v1").allow

@@ -74,6 +74,7 @@ class World(Protocol):
     def image_id(self, ref: str) -> str | None: ...
     def image_is_foreign(self, image_id: str) -> bool: ...  # existed before the example and is not a base image
     def prune_candidates(self, kind: str, call: Call) -> list[tuple[str, str]]: ...  # (what, why not owned)
+    def published_by_example(self, address: str) -> bool: ...  # host:port published by a container it owns
     def realpath(self, path: str) -> str: ...
 
 
@@ -546,9 +547,13 @@ def _image_push(call, world, match) -> Decision:
     registry = _registry_of(match["id"])
     if registry == world.mirror:
         raise Refused("registry", f"push to the lab mirror {world.mirror}: the mirror is read-only to examples")
-    if registry not in world.push_registries:
+    if registry not in world.push_registries and not world.published_by_example(registry):
         allowed = ", ".join(world.push_registries) or "none"
-        raise Refused("registry", f"push to {registry}: examples may push only to the scratch registry ({allowed})")
+        raise Refused(
+            "registry",
+            f"push to {registry}: examples may push only to the scratch registry ({allowed}) "
+            "or to a registry container of their own",
+        )
     return ALLOW
 
 

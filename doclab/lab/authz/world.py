@@ -92,6 +92,18 @@ class DaemonWorld:
     def image_is_foreign(self, image_id: str) -> bool:
         return image_id in self.session.images_before
 
+    def published_by_example(self, address: str) -> bool:
+        host, _, port = address.rpartition(":")
+        if host not in ("127.0.0.1", "localhost") or not port.isdigit():
+            return False
+        for container_id in self._owned.get("container", []):
+            info = self.container(container_id) or {}
+            for bindings in ((info.get("NetworkSettings") or {}).get("Ports") or {}).values():
+                for binding in bindings or []:
+                    if binding.get("HostPort") == port and binding.get("HostIp") in ("", "0.0.0.0", "127.0.0.1"):
+                        return True
+        return False
+
     def realpath(self, path: str) -> str:
         return os.path.realpath(path)
 
