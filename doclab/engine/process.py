@@ -75,7 +75,8 @@ class Confinement:
             bwrap += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
         for path in dict.fromkeys(self.read_only):
             if path and not path.startswith("/usr/") and Path(path).exists():
-                bwrap += ["--ro-bind", path, path]
+                real = os.path.realpath(path)  # symlinked tool folders are seen where they really are too
+                bwrap += ["--ro-bind", real, real] + (["--ro-bind", real, path] if real != path else [])
         bwrap += ["--bind", str(self.scratch), str(self.scratch)]
         if self.socket:
             bwrap += ["--bind", self.socket, SOCKET_INSIDE]

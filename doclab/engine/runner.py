@@ -355,6 +355,7 @@ class Checker:
             workdir.mkdir()
         confinement = self._confinement(scratch, uid, context.docker_host)
         env = scrubbed_env(home, confinement.docker_host() if confinement else context.docker_host)
+        env["PATH"] = ledger.lab_path(env["PATH"], home)
         journal = Journal(state_dir() / "journal", context.docker_host)
         before = Snapshot.take(context.client)
         if daemon is not None:
@@ -417,13 +418,7 @@ class Checker:
         if sandbox_available() is not None or socket is None:
             return None
         ledger.give_to(scratch, uid)
-        try:
-            from doclab.lab import paths
-
-            tools = [str(paths.engine_home())] if hasattr(paths, "engine_home") else []
-        except ImportError:
-            tools = []
-        tools += [p for p in scrubbed_env(scratch, "")["PATH"].split(":") if p.startswith("/")]
+        tools = [p for p in ledger.lab_path(scrubbed_env(scratch, "")["PATH"], None).split(":") if p.startswith("/")]
         return Confinement(scratch=scratch, uid=uid, socket=socket, read_only=[*tools, python_home()])
 
     def _run_python(

@@ -94,6 +94,7 @@ def start(mirror_data: Path) -> bool:
     if _pid() and answers():
         return False
     stop()
+    program = _program()
     merged, upper, work = home() / "merged", home() / "upper", home() / "work"
     for folder in (merged, upper, work):
         folder.mkdir(parents=True, exist_ok=True)
@@ -119,7 +120,7 @@ def start(mirror_data: Path) -> bool:
     _pidfile().parent.mkdir(parents=True, exist_ok=True)
     with (home() / "registry.log").open("ab") as log:
         process = subprocess.Popen(
-            [_program(), "serve", str(config)],
+            [program, "serve", str(config)],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,

@@ -136,9 +136,15 @@ class _Object(dict):
 
 
 def field(obj, name: str, default=None):
+    """A key read as Go reads it: case-insensitively (request bodies are folded by parse(); others are not)."""
     if not isinstance(obj, dict):
         return default
-    return obj.get(name.lower(), default)
+    if isinstance(obj, _Object):
+        return obj.get(name.lower(), default)
+    for key, value in obj.items():
+        if key.lower() == name.lower():
+            return value
+    return default
 
 
 def keys(obj) -> list[tuple[str, str]]:

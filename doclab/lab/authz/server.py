@@ -84,6 +84,10 @@ class Plugin:
 class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
 
+    def handle_error(self, request, client_address) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a prober that hung up is no error
+            super().handle_error(request, client_address)
+
 
 def serve(daemon: DaemonPaths, socket_path: Path, mirror: str) -> None:
     plugin = Plugin(daemon, mirror)
