@@ -264,22 +264,6 @@ def lab_daemon(docker_host: str):
     return authz.daemon_for_host(docker_host)
 
 
-def lab_path(path: str, home: Path | None) -> str:
-    """PATH with the lab's own Docker CLI first; with `home`, its CLI plugins configured there too."""
-    try:
-        from doclab.lab import dockerbin
-    except ImportError:
-        return path
-    chain = dockerbin.toolchain()
-    if not chain.bin.is_dir():
-        return path
-    config = chain.docker_config / "config.json"
-    if home is not None and config.is_file():  # a copy: the example's CLI and buildx may write beside it
-        (home / ".docker").mkdir(parents=True, exist_ok=True)
-        (home / ".docker" / "config.json").write_text(config.read_text())
-    return f"{chain.bin}:{path}"
-
-
 def scratch_root() -> Path:
     from doclab.engine.daemons import state_dir
 

@@ -21,6 +21,8 @@ from doclab.engine.cache import ResultCache, cache_key
 from doclab.engine.daemons import (
     DaemonContext,
     base_images,
+    cli_plugins,
+    docker_bin,
     connect,
     daemon_alive,
     default_docker_host,
@@ -86,7 +88,7 @@ class Checker:
             return [self.docker_host]
         from doclab import lab
 
-        return [self.docker_host, *lab.worker_hosts(self.jobs - 1)]
+        return lab.worker_hosts(self.jobs)
 
     def run(self, paths: list[Path]) -> Report:
         started = time.monotonic()
@@ -353,9 +355,13 @@ class Checker:
             shutil.copytree(example.fixture_dir, workdir)
         else:
             workdir.mkdir()
-        confinement = self._confinement(scratch, uid, context.docker_host)
-        env = scrubbed_env(home, confinement.docker_host() if confinement else context.docker_host)
-        env["PATH"] = ledger.lab_path(env["PATH"], home)
+        env = scrubbed_env(home, context.docker_host)
+        # The lab's CLI first, and its buildx and compose plugins through the example's own config.json.
+        env["PATH"] = f"{docker_bin()}:{env['PATH']}"
+        (home / ".docker").mkdir()
+        (home / ".docker" / "config.json").write_text(json.dumps({"cliPluginsExtraDirs": [str(cli_plugins())]}))
+        # The lab's engine folder, read-only: bin/ and cli-plugins/ are symlinks into it.
+        confinement = self._confinement(scratch, uid, context.docker_host, [str(docker_bin().parent)])
         journal = Journal(state_dir() / "journal", context.docker_host)
         before = Snapshot.take(context.client)
         if daemon is not None:
@@ -413,12 +419,11 @@ class Checker:
             shutil.rmtree(scratch, ignore_errors=True)
         return outcome, refusal, cleaned
 
-    def _confinement(self, scratch: Path, uid: int, docker_host: str) -> Confinement | None:
+    def _confinement(self, scratch: Path, uid: int, docker_host: str, tools: list[str]) -> Confinement | None:
         socket = policy.socket_path(docker_host)
         if sandbox_available() is not None or socket is None:
             return None
         ledger.give_to(scratch, uid)
-        tools = [p for p in ledger.lab_path(scrubbed_env(scratch, "")["PATH"], None).split(":") if p.startswith("/")]
         return Confinement(scratch=scratch, uid=uid, socket=socket, read_only=[*tools, python_home()])
 
     def _run_python(

@@ -40,10 +40,18 @@ class Plugin:
         given = headers.get(store.ADMIN_HEADER.lower(), "").encode()
         return bool(given) and hmac.compare_digest(given, self.token)
 
+    def session(self) -> store.Session | None:
+        """The example running on this daemon. A session whose checker died is over: its sandbox died with
+        it, and what a person does before the reaper runs must not be counted as the example's."""
+        current = store.read_session(self.daemon)
+        if current is not None and current.pid and not _alive(current.pid):
+            return None
+        return current
+
     def authz_request(self, request: dict) -> dict:
         if self.is_admin(request):
             return {"Allow": True}
-        current = store.read_session(self.daemon)
+        current = self.session()
         if current is None:
             return {"Allow": True}
         try:
@@ -61,7 +69,7 @@ class Plugin:
     def authz_response(self, request: dict) -> dict:
         if self.is_admin(request):
             return {"Allow": True}
-        current = store.read_session(self.daemon)
+        current = self.session()
         if current is None:
             return {"Allow": True}
         try:
@@ -79,6 +87,16 @@ class Plugin:
             for name in world.volumes_of(made.ids[0]):
                 store.record(self.daemon, "volume", name)
         return {"Allow": True}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
