@@ -76,6 +76,9 @@ class TableWorld:
     def realpath(self, path):
         return self.links.get(path, path)
 
+    def owns_tag(self, ref):
+        return ref == "mybox:v1"
+
     def published_by_example(self, address):
         return address == "127.0.0.1:5001"  # its own registry container
 
@@ -189,6 +192,8 @@ def test_table_allows_what_the_pages_show():
     assert ask("GET", "/v1.45/containers/theirs/json").allow
     assert ask("DELETE", "/v1.45/images/busybox").allow  # a base image: restored by digest afterwards
     assert ask("DELETE", "/v1.45/images/mine:v1").allow
+    assert ask("DELETE", "/v1.45/images/mybox:v1").allow  # its own tag on a base image: untagged
+    assert ask("POST", "/v1.45/images/create?fromImage=busybox&tag=sha256%3Aabc").allow  # pull by digest
 
 
 REFUSED_REQUESTS = {

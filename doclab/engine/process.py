@@ -53,14 +53,19 @@ class Confinement:
     read_only: list[str] = field(default_factory=list)  # extra tool folders (the lab's engine, the venv)
 
     def argv(self, command: list[str], cwd: Path) -> list[str]:
-        # Its own user, plus the socket's group (on a lab daemon that group is the example user's own).
+        # bwrap runs as root (no user namespace: the example shares the host's, as a container's reader
+        # expects), builds the mount and pid namespaces, then setpriv becomes the example's own user with no
+        # capabilities, an empty bounding set and no_new_privs: nothing it runs can get root back.
         groups = ["--clear-groups"]
         if self.socket and os.path.exists(self.socket) and os.stat(self.socket).st_gid != self.uid:
-            groups = [f"--groups={os.stat(self.socket).st_gid}"]
-        setpriv = ["setpriv", f"--reuid={self.uid}", f"--regid={self.uid}", *groups, "--inh-caps=-all"]
+            groups = [f"--groups={os.stat(self.socket).st_gid}"]  # another daemon's socket group
+        setpriv = [
+            "setpriv", f"--reuid={self.uid}", f"--regid={self.uid}", *groups,
+            "--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all", "--no-new-privs",
+        ]  # fmt: skip
         bwrap = [
             "bwrap", "--die-with-parent", "--new-session",
-            "--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+            "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
             "--ro-bind", "/usr", "/usr",
             "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run",
             "--symlink", "../run", "/var/run",
@@ -82,8 +87,26 @@ class Confinement:
             bwrap += ["--bind", self.socket, SOCKET_INSIDE]
             if self.socket != SOCKET_INSIDE:
                 bwrap += ["--bind", self.socket, self.socket]
-        bwrap += ["--chdir", str(cwd), "--"]
-        return setpriv + bwrap + command
+        bwrap += ["--chmod", "1777", "/tmp", "--chdir", str(cwd), "--"]
+        first_bind = bwrap.index("--symlink")  # after the tmpfs mounts of /tmp and /run, before any bind below
+        return bwrap[:first_bind] + self._parents(bwrap) + bwrap[first_bind:] + setpriv + command
+
+    @staticmethod
+    def _parents(bwrap: list[str]) -> list[str]:
+        """bwrap (as root) creates the folders above a mount point as 0700: the example's user could not
+        walk down to its own folder. Create them first, traversable (they hold nothing but mount points)."""
+        targets = [bwrap[i + 2] for i, arg in enumerate(bwrap) if arg in ("--bind", "--ro-bind", "--ro-bind-try")]
+        parents = {"/var"}
+        for target in targets:
+            parent = Path(target).parent
+            while str(parent) != "/":
+                parents.add(str(parent))
+                parent = parent.parent
+        out: list[str] = []
+        for folder in sorted(parents, key=lambda p: (p.count("/"), p)):
+            if folder not in ("/usr", "/etc", "/proc", "/dev", "/tmp", "/run") and not folder.startswith("/usr/"):
+                out += ["--perms", "0755", "--dir", folder]
+        return out
 
     def docker_host(self) -> str:
         return f"unix://{self.socket}" if self.socket else ""
@@ -100,6 +123,11 @@ def sandbox_available() -> str | None:
 def python_home() -> str:
     """The interpreter's installation (the venv, resolved), bound read-only for Python examples."""
     return os.path.realpath(sys.prefix)
+
+
+def python_installations() -> list[str]:
+    """The venv and the installation its interpreter links to (e.g. pyenv's), both read-only for examples."""
+    return list(dict.fromkeys([python_home(), os.path.realpath(sys.base_prefix)]))
 
 
 def scrubbed_env(home: Path, docker_host: str, extra: dict[str, str] | None = None) -> dict[str, str]:

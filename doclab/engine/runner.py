@@ -35,7 +35,14 @@ from doclab.engine.daemons import (
 from doclab.engine.example import Example, discover, load_example
 from doclab.engine.ledger import Journal, Snapshot, cleanup
 from doclab.engine.lock import DaemonLock
-from doclab.engine.process import Confinement, ExampleProcess, python_home, sandbox_available, scrubbed_env
+from doclab.engine.process import (
+    Confinement,
+    ExampleProcess,
+    python_home,
+    python_installations,
+    sandbox_available,
+    scrubbed_env,
+)
 from doclab.engine.report import Report, Result, now_iso
 from doclab.engine.shell import run_shell
 from doclab.engine.subcommands import python_subcommands, shell_subcommands
@@ -424,7 +431,7 @@ class Checker:
         if sandbox_available() is not None or socket is None:
             return None
         ledger.give_to(scratch, uid)
-        return Confinement(scratch=scratch, uid=uid, socket=socket, read_only=[*tools, python_home()])
+        return Confinement(scratch=scratch, uid=uid, socket=socket, read_only=[*tools, *python_installations()])
 
     def _run_python(
         self, example: Example, scratch: Path, workdir: Path, env: dict, context: DaemonContext, confinement=None

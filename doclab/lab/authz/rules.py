@@ -73,6 +73,7 @@ class World(Protocol):
     def owns_network(self, network_id: str) -> bool: ...
     def image_id(self, ref: str) -> str | None: ...
     def image_is_foreign(self, image_id: str) -> bool: ...  # existed before the example and is not a base image
+    def owns_tag(self, ref: str) -> bool: ...  # a tag the example wrote (build -t, tag, commit, pull)
     def prune_candidates(self, kind: str, call: Call) -> list[tuple[str, str]]: ...  # (what, why not owned)
     def published_by_example(self, address: str) -> bool: ...  # host:port published by a container it owns
     def realpath(self, path: str) -> str: ...
@@ -535,12 +536,19 @@ def _commit(call, world, match) -> Decision:
 def _image_pull(call, world, match) -> Decision:
     if call.param("fromSrc") not in ("", "-"):
         raise Refused("image", "docker import from a URL may not be used")
-    image = call.param("fromImage") or call.param("repo")
-    if image and "@" not in image:
-        tag = call.param("tag")
-        ref = _normalize_ref(f"{image}:{tag}" if tag and ":" not in image.rsplit("/", 1)[-1] else image)
+    ref = _pulled_ref(call)
+    if ref:
         _check_tag_write(ref, world)
     return ALLOW
+
+
+def _pulled_ref(call: Call) -> str:
+    """The tag a pull or import writes; "" for a pull by digest (the CLI sends the digest as `tag`)."""
+    image = call.param("fromImage") or call.param("repo")
+    tag = call.param("tag")
+    if not image or "@" in image or ":" in tag:
+        return ""
+    return _normalize_ref(f"{image}:{tag}" if tag and ":" not in image.rsplit("/", 1)[-1] else image)
 
 
 def _image_tag(call, world, match) -> Decision:
@@ -568,16 +576,16 @@ def _image_delete(call, world, match) -> Decision:
     image_id = world.image_id(ref)
     if image_id is None:
         return ALLOW
-    if _normalize_ref(ref) in world.base_images:
-        return ALLOW  # restored by digest after the example
+    if _normalize_ref(ref) in world.base_images or world.owns_tag(_normalize_ref(ref)):
+        return ALLOW  # its own tag (removing it untags), or a base image restored by digest afterwards
     if world.image_is_foreign(image_id):
         raise Refused("not-yours", f"remove image {ref}: the example did not create it")
     return ALLOW
 
 
 def _check_tag_write(ref: str, world: World) -> None:
-    if ref in world.base_images:
-        return  # restored by digest after the example
+    if ref in world.base_images or world.owns_tag(ref):
+        return  # restored by digest after the example, or its own
     image_id = world.image_id(ref)
     if image_id is not None and world.image_is_foreign(image_id):
         raise Refused("not-yours", f"overwrite tag {ref}: the example did not create it")
@@ -715,6 +723,8 @@ def created(call: Call, status: int, response_body: object) -> Created:
         return Created("tag", [_normalize_ref(t) for t in call.query.get("t", []) if t])
     if call.method == "POST" and call.path == "/commit" and call.param("repo"):
         return Created("tag", [_normalize_ref(f"{call.param('repo')}:{call.param('tag') or 'latest'}")])
+    if call.method == "POST" and call.path == "/images/create" and _pulled_ref(call):
+        return Created("tag", [_pulled_ref(call)])
     if call.method == "POST" and call.path.startswith("/images/") and call.path.endswith("/tag"):
         return Created("tag", [_normalize_ref(f"{call.param('repo')}:{call.param('tag') or 'latest'}")])
     return Created()

@@ -40,7 +40,7 @@ class DaemonAPI:
             conn.request("GET", url, headers=store.admin_headers())
             response = conn.getresponse()
             data = response.read()
-            if response.status == 404:
+            if response.status in (400, 404):  # no such object, or a name dockerd will refuse itself
                 return None
             if response.status >= 300:
                 raise OSError(f"GET {path}: {response.status} {data[:200]!r}")
@@ -92,6 +92,9 @@ class DaemonWorld:
     def image_is_foreign(self, image_id: str) -> bool:
         return image_id in self.session.images_before
 
+    def owns_tag(self, ref: str) -> bool:
+        return self._has("tag", ref)
+
     def published_by_example(self, address: str) -> bool:
         host, _, port = address.rpartition(":")
         if host not in ("127.0.0.1", "localhost") or not port.isdigit():
@@ -113,7 +116,11 @@ class DaemonWorld:
             filters = json.loads(call.param("filters") or "{}")
         except ValueError:
             filters = {}
-        labels = {k: v for k, v in (filters.items() if isinstance(filters, dict) else []) if k in ("label", "label!")}
+        if not isinstance(filters, dict):
+            filters = {}
+        # Filters come as {"label": ["a=b"]} or {"label": {"a=b": true}}: one form for the listing below.
+        filters = {k: (list(v) if isinstance(v, dict) else v) for k, v in filters.items()}
+        labels = {k: v for k, v in filters.items() if k in ("label", "label!")}
         params = {"filters": json.dumps(labels)} if labels else {}
         foreign = []
         if kind == "containers":
@@ -129,8 +136,7 @@ class DaemonWorld:
                 if n["Name"] not in ("bridge", "host", "none") and not self.owns_network(n["Id"]):
                     foreign.append((f"network {n['Name']}", "not created by the example"))
         elif kind == "images":
-            dangling = filters.get("dangling") if isinstance(filters, dict) else None
-            everything = dangling in (["false"], ["0"], {"false": True}, {"0": True})
+            everything = filters.get("dangling") in (["false"], ["0"])
             image_filters = dict(labels)
             if not everything:
                 image_filters["dangling"] = ["true"]
