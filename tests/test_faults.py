@@ -24,8 +24,8 @@ import pytest
 
 from doclab.config import Settings
 from doclab.engine import Checker
-from doclab.engine.daemons import state_dir
-from tests.labhost import ROOT, ensure_lab, inventory
+from doclab.lab import state_dir
+from tests.labhost import ROOT, ensure_lab, facts, inventory
 
 FAULTS = ROOT / "tests" / "faults"
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
@@ -262,7 +262,7 @@ def test_up_is_cheap_when_there_is_nothing_to_reap(lab_host):
 
 
 def check(lab_host: str, root: Path, *paths: Path, **options):
-    return Checker(root=root, docker_host=lab_host, **options).run(list(paths))
+    return Checker(facts(root / ".cache"), docker_host=lab_host, **options).run(list(paths))
 
 
 def by_name(report) -> dict:
@@ -350,7 +350,7 @@ def policy_run(lab_host, tmp_path_factory):
     shutil.copytree(FAULTS / "policy", root / "policy")
     with closing(docker.DockerClient(base_url=lab_host)) as client:
         before = inventory(client)
-        report = Checker(root=root, docker_host=lab_host, use_cache=False).run([root / "policy"])
+        report = Checker(facts(), docker_host=lab_host, use_cache=False).run([root / "policy"])
         after = inventory(client)
     return by_name(report), before, after
 

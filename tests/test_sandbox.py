@@ -272,11 +272,11 @@ def scratch(tmp_path_factory):
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def confined(scratch: Path, script: str, timeout: float = 10, env: dict | None = None):
+def confined(scratch: Path, script: str, timeout: float = 10):
     process = ExampleProcess(
         ["/bin/bash", "-c", script],
         scratch / "work",
-        scrubbed_env(scratch / "home", "", env),
+        scrubbed_env(scratch / "home", ""),
         timeout,
         confinement=Confinement(scratch=scratch, uid=UID),
     )
@@ -310,7 +310,7 @@ def test_no_descendant_outlives_the_example(scratch):
 def test_the_example_sees_nothing_of_the_checker(scratch, tmp_path):
     secret = tmp_path / "checker-temp-file"
     secret.write_text("checker's temporary file")
-    os.environ["DOCLAB_TEST_SECRET"] = "token-of-the-checker"
+    os.environ["DOCLAB_TEST_SECRET"] = "token-of-the-checker"  # in the checker's environment, not the example's
     try:
         outcome = confined(
             scratch,

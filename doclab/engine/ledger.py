@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -130,6 +131,12 @@ def cleanup(client: docker.DockerClient, before: Snapshot, restorable: set[str])
                 report.problems.append(f"could not restore {tag} from the mirror: {error.explanation or error}")
         else:
             report.problems.append(f"image {tag} existed before the example and was deleted by it")
+    # BuildKit's cache outlives the images: left there, a later example's build shows CACHED steps
+    # where its recording shows them run.
+    try:
+        api.prune_builds(all=True)
+    except APIError as error:
+        report.problems.append(f"could not prune the build cache: {error.explanation or error}")
     return report
 
 
@@ -224,6 +231,11 @@ def cleanup_owned(
                 )
         report.problems = [p for p in report.problems if not p.startswith("image ")]
         restore_tags(client, before, restorable, report)
+    # BuildKit's cache outlives the images: left there, a later example's build shows CACHED steps.
+    try:
+        api.prune_builds(all=True)
+    except APIError as error:
+        report.problems.append(f"could not prune the build cache: {error.explanation or error}")
     return report
 
 
@@ -255,26 +267,30 @@ def restore_tags(client: docker.DockerClient, before: Snapshot, restorable: set[
 
 
 # -- sessions on lab daemons: the plugin's ledger ------------------------------------------------------
-def lab_daemon(docker_host: str):
-    """The lab daemon (with its authorization plugin) behind docker_host, or None for any other daemon."""
-    try:
-        from doclab.lab import authz
-    except ImportError:
-        return None
-    return authz.daemon_for_host(docker_host)
+@dataclass(frozen=True)
+class SandboxHooks:
+    """What the lab's authorization plugin offers the checker, received in LabFacts (the engine never imports
+    the lab): the token of the checker's own requests, the user an example runs as on a daemon, the session
+    an example runs in (its scratch folder, the images before it), and the ledger of what it created."""
+
+    admin_headers: Callable[[], dict[str, str]]
+    example_uid: Callable[[str], int | None]  # docker_host -> uid; None: not a lab daemon with the plugin
+    open_session: Callable[[str, dict], None]  # docker_host, session fields
+    owned: Callable[[str], dict[str, list[str]]]  # docker_host -> kind -> ids
+    close_session: Callable[[str], None]
+    session_of_dead_run: Callable[[str], str | None]  # docker_host -> the example a crashed run left, or None
+    scratch_registry: Callable[[], contextlib.AbstractContextManager]  # the registry examples push to, for a check
+    push_registries: Callable[[], list[str]]
 
 
-def scratch_root() -> Path:
-    from doclab.engine.daemons import state_dir
-
-    return state_dir() / "scratch"
+OTHER_DAEMON_UID = 60000  # the example user on a daemon that is not the lab's (it gets the socket's group)
 
 
-def new_scratch() -> Path:
-    """A folder of the example's own under the lab's state (never /tmp): work/ and home/, owned by its user."""
+def new_scratch(state_dir: Path) -> Path:
+    """A folder of the example's own under the lab's state (never /tmp): work/ and home/ go inside."""
     import tempfile
 
-    root = scratch_root()
+    root = state_dir / "scratch"
     root.mkdir(parents=True, exist_ok=True, mode=0o711)
     return Path(tempfile.mkdtemp(prefix="ex-", dir=root))
 
@@ -286,63 +302,26 @@ def give_to(scratch: Path, uid: int) -> None:
             os.lchown(os.path.join(folder, name), uid, uid)
 
 
-def example_uid(daemon) -> int:
-    if daemon is None:
-        return 60000
-    from doclab.lab import authz
-
-    return authz.example_uid(daemon)
-
-
-def open_session(daemon, scratch: Path, example: str, before: Snapshot, restorable: set[str]) -> None:
-    from doclab.lab import authz
-
-    authz.open_session(
-        daemon,
-        authz.Session(
-            scratch=os.path.realpath(scratch),
-            example=example,
-            pid=os.getpid(),
-            images_before=sorted(before.images),
-            base_images=sorted(restorable),
-            push_registries=authz.push_registries(),
-        ),
+def open_session(
+    hooks: SandboxHooks, host: str, scratch: Path, example: str, before: Snapshot, restorable: set[str]
+) -> None:
+    hooks.open_session(
+        host,
+        {
+            "scratch": os.path.realpath(scratch),
+            "example": example,
+            "pid": os.getpid(),
+            "images_before": sorted(before.images),
+            "base_images": sorted(restorable),
+            "push_registries": hooks.push_registries(),
+        },
     )
 
 
-def close_session(daemon, client: docker.DockerClient, before: Snapshot | None, restorable: set[str]) -> CleanupReport:
+def close_session(
+    hooks: SandboxHooks, host: str, client: docker.DockerClient, before: Snapshot | None, restorable: set[str]
+) -> CleanupReport:
     """Remove what the example owned, then end its session (so the ledger survives a crash during cleanup)."""
-    from doclab.lab import authz
-
-    report = cleanup_owned(client, authz.owned(daemon), before, restorable)
-    authz.close_session(daemon)
+    report = cleanup_owned(client, hooks.owned(host), before, restorable)
+    hooks.close_session(host)
     return report
-
-
-def leftover_session(daemon) -> str | None:
-    """The example of a session whose checker died, if any (a live checker's session is left alone)."""
-    from doclab.lab import authz
-
-    current = authz.current_session(daemon)
-    if current is None:
-        return None
-    if current.pid != os.getpid() and _alive(current.pid):
-        return None
-    return current.example
-
-
-@contextlib.contextmanager
-def scratch_registry(hosts: list[str]):
-    """During a check on lab daemons: the registry examples push to, wiped when the check ends."""
-    if not any(lab_daemon(host) for host in hosts):
-        yield None
-        return
-    from doclab.lab import paths
-    from doclab.lab import scratch_registry as registry
-
-    started = registry.start(paths.registry_home() / "data")
-    try:
-        yield registry.address()
-    finally:
-        if started:
-            registry.stop()

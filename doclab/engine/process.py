@@ -130,9 +130,9 @@ def python_installations() -> list[str]:
     return list(dict.fromkeys([python_home(), os.path.realpath(sys.base_prefix)]))
 
 
-def scrubbed_env(home: Path, docker_host: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+def scrubbed_env(home: Path, docker_host: str) -> dict[str, str]:
     """Only what an example needs: none of the caller's tokens or credentials."""
-    env = {
+    return {
         "PATH": SAFE_PATH,
         "HOME": str(home),
         "DOCKER_HOST": docker_host,
@@ -141,8 +141,6 @@ def scrubbed_env(home: Path, docker_host: str, extra: dict[str, str] | None = No
         "TERM": "dumb",
         "TMPDIR": "/tmp",
     }
-    env.update(extra or {})
-    return env
 
 
 class ExampleProcess:

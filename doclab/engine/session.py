@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 from doclab.engine.example import Example, load_example
+from doclab.engine.facts import LabFacts
 from doclab.engine.report import Report, Result, now_iso
 from doclab.engine.runner import Checker
 from doclab.errors import DoclabError
@@ -94,7 +95,9 @@ class VerificationSession:
     """Verifies a site's examples; create one per process and call verify() for each build."""
 
     root: Path
+    facts: Callable[[], LabFacts] | None = None  # the lab's facts, asked for only when examples run
     mode: Mode = "auto"
+    snippets: str = "snippets"  # examples must be files inside this folder of the root
     docker_host: str | None = None
     jobs: int = 1
     report_file: Path = Path(".doclab/report.json")  # what `doclab check` wrote, read when mode == "report"
@@ -147,10 +150,10 @@ class VerificationSession:
         problems: list[str] = []
         for path in sorted(paths):
             file = self.root / path
-            if not file.is_file():
+            if not file.is_file() and not file.is_symlink():
                 continue  # the page reports it, at the include's line
             try:
-                examples[path] = load_example(file)
+                examples[path] = load_example(file, self.root / self.snippets)
             except DoclabError as error:
                 where = ", ".join(f"{e.page}:{e.line}" for e in embeds if e.example == path)
                 problems.append(f"{error} (embedded in {where})")
@@ -158,8 +161,9 @@ class VerificationSession:
         return examples, results, problems
 
     def _run(self, report: Report, examples: dict[str, Example]) -> None:
-        checker = Checker(root=self.root, docker_host=self.docker_host, use_cache=True, update=False, jobs=self.jobs)
-        checker.on_result = self.on_result
+        if self.facts is None:
+            raise DoclabError("no lab to run the examples on (the session was given no lab facts)")
+        checker = Checker(self.facts(), docker_host=self.docker_host, jobs=self.jobs, on_result=self.on_result)
         report.docker_host = checker.docker_host or ""
         report.daemon_version = checker.probe()  # DaemonUnavailable: one line, nothing ran
         todo = []
@@ -172,8 +176,8 @@ class VerificationSession:
         if todo:
             ran = checker.run([self.root / p for p in todo])
             report.daemon_version = ran.daemon_version or report.daemon_version
-            for result in ran.results:
-                result.path = self._relative(result.path)
+            for found in ran.results:
+                result = replace(found, path=self._relative(found.path))
                 report.results.append(result)
                 key = (result.path, examples[result.path].content_hash)
                 if result.status == "failed":

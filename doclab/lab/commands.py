@@ -47,6 +47,7 @@ def up(workers: int, reporter: Reporter) -> list[str]:
         _ = item.index  # validates the index range before anything starts
     if not all(daemon.is_running(item) for item in daemons) or not registry.is_running():
         require_root("starting the lab")
+        daemon.check_not_overlayfs(paths.state_dir())
     dockerbin.ensure_installed(reporter.info)
     with lab_lock():
         paths.run_dir().mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,7 @@ another port (DOCLAB_REGISTRY_PORT); when both would be 5000 the scratch registr
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -162,3 +163,14 @@ def protect_mirror() -> None:
         )
         if result.returncode != 0:
             raise DoclabError(f"iptables refused the rule that keeps examples off the mirror: {result.stderr.strip()}")
+
+
+@contextlib.contextmanager
+def during_check():
+    """The scratch registry for one check: started (empty) unless one runs, stopped and wiped after."""
+    started = start(paths.registry_home() / "data")
+    try:
+        yield address()
+    finally:
+        if started:
+            stop()

@@ -160,6 +160,40 @@ def daemon_for_host(docker_host: str) -> DaemonPaths | None:
     return None
 
 
+# -- the same, by DOCKER_HOST: what the CLI hands the checker (doclab/compose.py) ---------------------------
+def example_uid_for(docker_host: str) -> int | None:
+    daemon = daemon_for_host(docker_host)
+    return example_uid(daemon) if daemon is not None else None
+
+
+def open_session_for(docker_host: str, fields: dict) -> None:
+    daemon = daemon_for_host(docker_host)
+    if daemon is not None:
+        open_session(daemon, Session(**fields))
+
+
+def owned_for(docker_host: str) -> dict[str, list[str]]:
+    daemon = daemon_for_host(docker_host)
+    return owned(daemon) if daemon is not None else {}
+
+
+def close_session_for(docker_host: str) -> None:
+    daemon = daemon_for_host(docker_host)
+    if daemon is not None:
+        close_session(daemon)
+
+
+def dead_session_for(docker_host: str) -> str | None:
+    """The example of a session whose checker died (a live checker's session is left alone)."""
+    import os
+
+    daemon = daemon_for_host(docker_host)
+    current = current_session(daemon) if daemon is not None else None
+    if current is None or current.pid == os.getpid() or processes.is_alive(current.pid):
+        return None
+    return current.example
+
+
 def open_session(daemon: DaemonPaths, current: Session) -> None:
     store.write_session(daemon, current)
 
@@ -180,6 +214,11 @@ __all__ = [
     "Session",
     "admin_headers",
     "close_session",
+    "close_session_for",
+    "dead_session_for",
+    "example_uid_for",
+    "open_session_for",
+    "owned_for",
     "current_session",
     "daemon_config",
     "daemon_for_host",
