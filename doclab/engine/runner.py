@@ -91,6 +91,7 @@ class Checker:
         contexts = [DaemonContext(host, self._connect(host), probe(host)) for host in self.hosts]
         report.docker_host = self.hosts[0]
         report.daemon_version = contexts[0].version
+        report.versions = dict(self.facts.versions)  # the footer names the CLI, buildx and compose too
 
         results_lock = threading.Lock()
         # Static checks and cache hits need no lock: a build with nothing changed never waits for another check.
