@@ -340,13 +340,17 @@ def test_the_example_sees_nothing_of_the_checker(scratch, tmp_path):
 
 @needs_sandbox
 def test_the_confinement_costs_little(scratch):
-    started = time.monotonic()
-    for _ in range(10):
-        confined(scratch, "true")
-    confined_cost = (time.monotonic() - started) / 10
-    started = time.monotonic()
-    for _ in range(10):
-        subprocess.run(["/bin/bash", "-c", "true"], check=True)
-    plain = (time.monotonic() - started) / 10
+    import statistics
+
+    def timed(run) -> float:
+        samples = []
+        for _ in range(9):
+            started = time.monotonic()
+            run()
+            samples.append(time.monotonic() - started)
+        return statistics.median(samples)
+
+    confined_cost = timed(lambda: confined(scratch, "true"))
+    plain = timed(lambda: subprocess.run(["/bin/bash", "-c", "true"], check=True))
     print(f"confined start: {confined_cost * 1000:.1f} ms, plain bash: {plain * 1000:.1f} ms")
-    assert confined_cost - plain < 0.1
+    assert confined_cost - plain < 0.25  # per command; bench/sandbox.py measures it against whole examples
