@@ -12,9 +12,9 @@ import docker
 import pytest
 
 from doclab.engine import Checker
-from doclab.lab import state_dir
 from doclab.engine.lock import DaemonLock
-from tests.labhost import ROOT, ensure_lab, facts, inventory
+from doclab.lab import state_dir
+from tests.helpers import ROOT, ensure_lab, facts, inventory
 
 EXAMPLES = ROOT / "tests" / "examples"
 
