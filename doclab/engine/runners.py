@@ -11,6 +11,8 @@ The checker puts them together with the daemon, the ledger, the policy watcher a
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +23,7 @@ from doclab.engine import policy
 from doclab.engine.example import Example, human_size
 from doclab.engine.normalize import drift_diff, ids_expected, matches, normalize
 from doclab.engine.outcome import Outcome, tail
-from doclab.engine.process import OUTPUT_CAP, ExampleProcess, ProcessOutcome
+from doclab.engine.process import OUTPUT_CAP, Confinement, ExampleProcess, ProcessOutcome, python_home
 from doclab.engine.pyoutput import expected_output, line_of_difference, output_comments, record_output
 from doclab.engine.shell import ShellRun, run_commands
 from doclab.engine.subcommands import python_subcommands, shell_subcommands
@@ -50,6 +52,7 @@ class Workspace:
     workdir: Path
     env: dict[str, str] = field(default_factory=dict)
     register: Callable[[ExampleProcess], None] = lambda _process: None
+    confinement: Confinement | None = None  # bubblewrap around every process of the example (issue 16)
 
 
 class Runner(Protocol):
@@ -90,6 +93,7 @@ class ConsoleRunner:
             header.timeout,
             workspace.register,
             expected_last_exit=header.exit,
+            confinement=workspace.confinement,
         )
 
     def judge(self, prepared: Prepared, record: ShellRun, update: bool) -> Outcome:  # noqa: PLR0911
@@ -171,11 +175,20 @@ class PythonRunner:
         source.write_text(prepared.example.text)
         result = workspace.scratch / "result.json"
         mode = "record" if update else "check"
+        python, pyrun = sys.executable, PYRUN
+        if workspace.confinement is not None:
+            # Confined, the example sees no repository: pyrun.py is copied beside it, and the interpreter is
+            # named by its installation (bound read-only), not through a checkout's .venv link.
+            pyrun = workspace.scratch / "pyrun.py"
+            shutil.copyfile(PYRUN, pyrun)
+            os.chown(pyrun, workspace.confinement.uid, workspace.confinement.uid)
+            python = str(Path(python_home()) / "bin" / "python")
         process = ExampleProcess(
-            [sys.executable, "-P", "-u", str(PYRUN), str(source), str(result), mode, str(OUTPUT_CAP)],
+            [python, "-P", "-u", str(pyrun), str(source), str(result), mode, str(OUTPUT_CAP)],
             workspace.workdir,
             workspace.env | {"PYTHONDONTWRITEBYTECODE": "1"},
             prepared.example.header.timeout,
+            confinement=workspace.confinement,
         )
         workspace.register(process)
         outcome = process.run()
