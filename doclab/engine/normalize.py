@@ -104,6 +104,13 @@ MASKS: tuple[Mask, ...] = (
     _m("go-time", r"\b\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? [+-]\d{4} [A-Z]{3,4}\b", "<time>", " +", " -"),
     # size fields: a container's `(virtual 1.99MB)`, a pushed manifest's `digest: sha256:… size: 527`
     _m("virtual-size", r"(?P<pre>\(virtual )" + SIZE_VALUE + r"\)", r"\g<pre><size>)", "(virtual "),
+    # `docker stats`: the usage before "/ LIMIT" (memory, network, block I/O) varies; the limit after it does not
+    _m(
+        "stats-usage",
+        r"\b\d+(?:\.\d+)?(?:B|kB|KB|MB|GB|KiB|MiB|GiB|TiB)(?= / \d+(?:\.\d+)?(?:B|kB|KB|MB|GB|KiB|MiB|GiB|TiB)\b)",
+        "<size>",
+        " / ",
+    ),
     _m("push-size", r"(?P<pre>digest: sha256:\S+ size: )\d+$", r"\g<pre><size>", " size: "),
     # names Docker generates (`vibrant_hopper`): the last column of `docker ps`, or a line or `/name` of its own
     _m("generated-name", r"(?P<pre>^|/|  )(?:" + "|".join(ADJECTIVES) + r")_[a-z]+$", r"\g<pre><name>", "_"),
