@@ -17,6 +17,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import docker
@@ -57,7 +58,9 @@ class CleanupReport:
     problems: list[str] = field(default_factory=list)
 
 
-def cleanup(client: docker.DockerClient, before: Snapshot, restorable: set[str]) -> CleanupReport:
+def cleanup(  # noqa: PLR0912, PLR0915 -- one pass per kind of resource, in dependency order
+    client: docker.DockerClient, before: Snapshot, restorable: set[str]
+) -> CleanupReport:
     """Remove what is not in `before`; put back tags that moved; re-pull lab base images that were deleted.
 
     `restorable` names images (e.g. "busybox:latest") that may be pulled again from the mirror.
@@ -65,7 +68,7 @@ def cleanup(client: docker.DockerClient, before: Snapshot, restorable: set[str])
     api = client.api
     report = CleanupReport()
 
-    def attempt(what: str, action) -> bool:
+    def attempt(what: str, action: Callable[[], object]) -> bool:
         try:
             action()
             report.removed.append(what)
@@ -81,16 +84,16 @@ def cleanup(client: docker.DockerClient, before: Snapshot, restorable: set[str])
         if container["Id"] not in known:
             attempt(
                 f"container {container['Names'][0].lstrip('/')}",
-                lambda c=container: api.remove_container(c["Id"], force=True, v=True),
+                partial(api.remove_container, container["Id"], force=True, v=True),
             )
     known = set(before.networks)
     for network in api.networks():
         if network["Id"] not in known:
-            attempt(f"network {network['Name']}", lambda n=network: api.remove_network(n["Id"]))
+            attempt(f"network {network['Name']}", partial(api.remove_network, network["Id"]))
     known = set(before.volumes)
     for volume in api.volumes().get("Volumes") or []:
         if volume["Name"] not in known:
-            attempt(f"volume {volume['Name']}", lambda v=volume: api.remove_volume(v["Name"], force=True))
+            attempt(f"volume {volume['Name']}", partial(api.remove_volume, volume["Name"], force=True))
 
     old_tags = before.tags()
     for _ in range(5):  # children before parents: repeat while progress is made
@@ -102,14 +105,14 @@ def cleanup(client: docker.DockerClient, before: Snapshot, restorable: set[str])
             if image_id in before.images:
                 for tag in tags:
                     if old_tags.get(tag) != image_id:
-                        progress |= attempt(f"tag {tag}", lambda t=tag: api.remove_image(t, noprune=True))
+                        progress |= attempt(f"tag {tag}", partial(api.remove_image, tag, noprune=True))
                 continue
             if tags and all(tag in restorable and tag not in old_tags for tag in tags):
                 continue  # a lab base image pulled from the mirror may stay
             for tag in tags[:-1]:
-                progress |= attempt(f"tag {tag}", lambda t=tag: api.remove_image(t, noprune=True))
+                progress |= attempt(f"tag {tag}", partial(api.remove_image, tag, noprune=True))
             progress |= attempt(
-                f"image {tags[-1] if tags else image_id[7:19]}", lambda i=image_id: api.remove_image(i, force=True)
+                f"image {tags[-1] if tags else image_id[7:19]}", partial(api.remove_image, image_id, force=True)
             )
         if not progress:
             break
@@ -131,12 +134,13 @@ def cleanup(client: docker.DockerClient, before: Snapshot, restorable: set[str])
                 report.problems.append(f"could not restore {tag} from the mirror: {error.explanation or error}")
         else:
             report.problems.append(f"image {tag} existed before the example and was deleted by it")
-    # BuildKit's cache outlives the images: left there, a later example's build shows CACHED steps
-    # where its recording shows them run.
+    # BuildKit's cache outlives the images built with it: left in place, a later example (or the same one on
+    # another daemon, or in another order with --jobs N) would print CACHED where its recording shows a step
+    # that ran. Every example starts from an empty build cache, so its output does not depend on the order.
     try:
         api.prune_builds(all=True)
     except APIError as error:
-        report.problems.append(f"could not prune the build cache: {error.explanation or error}")
+        report.problems.append(f"could not empty the build cache: {error.explanation or error}")
     return report
 
 

@@ -15,21 +15,28 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import requests
 from docker.errors import APIError, DockerException, ImageNotFound
 
-from doclab.engine import policy
+from doclab.engine import policy, ports
 from doclab.engine.cache import ResultCache, cache_key
 from doclab.engine.daemons import DaemonContext, connect, daemon_alive, probe, registry_answers, short_reason
 from doclab.engine.example import Example, discover_roots, load_example
 from doclab.engine.facts import LabFacts
 from doclab.engine import ledger
-from doclab.engine.ledger import Journal, Snapshot, cleanup
+from doclab.engine.ledger import CleanupReport, Journal, Snapshot, cleanup
 from doclab.engine.lock import DaemonLock
 from doclab.engine.outcome import Outcome
-from doclab.engine.process import Confinement, python_installations, sandbox_available, scrubbed_env
+from doclab.engine.process import (
+    Confinement,
+    ExampleProcess,
+    python_installations,
+    sandbox_available,
+    scrubbed_env,
+)
 from doclab.engine.report import Report, Result, now_iso
 from doclab.engine.runners import Prepared, Runner, Workspace, runner_for
 from doclab.errors import DoclabError, LocatedError
@@ -46,7 +53,7 @@ class Pending:
 
 
 class Checker:
-    def __init__(
+    def __init__(  # noqa: PLR0913 -- keyword-only options
         self,
         facts: LabFacts,
         *,
@@ -64,8 +71,6 @@ class Checker:
         use = use_cache and not update and facts.cache_dir is not None
         self.cache = ResultCache(facts.cache_dir) if use and facts.cache_dir is not None else None
         self._restorable = set(facts.base_images)
-        self._port_locks: dict[int, threading.Lock] = {}
-        self._port_guard = threading.Lock()
         self._stopping = threading.Event()
         self._cli_version: str | None = None
 
@@ -77,7 +82,7 @@ class Checker:
     def probe(self) -> str:
         return probe(self.docker_host)
 
-    def run(self, paths: list[Path]) -> Report:
+    def run(self, paths: list[Path]) -> Report:  # noqa: PLR0912, PLR0915 -- prepare, then the daemons' workers
         started = time.monotonic()
         report = Report(started_at=now_iso())
         examples: list[Example] = []
@@ -88,7 +93,11 @@ class Checker:
                 examples.append(load_example(rel, root))
             except DoclabError as error:
                 self._emit(results, _bad_input(rel, error))
-        contexts = [DaemonContext(host, self._connect(host), probe(host)) for host in self.hosts]
+        versions = [probe(host) for host in self.hosts]  # first: one line (DaemonUnavailable) when none answers
+        contexts = [
+            DaemonContext(host, self._connect(host), version)
+            for host, version in zip(self.hosts, versions, strict=True)
+        ]
         report.docker_host = self.hosts[0]
         report.daemon_version = contexts[0].version
         report.versions = dict(self.facts.versions)  # the footer names the CLI, buildx and compose too
@@ -97,7 +106,7 @@ class Checker:
         # Static checks and cache hits need no lock: a build with nothing changed never waits for another check.
         work: queue.Queue[Pending] = queue.Queue()
         for example in examples:
-            prepared = self._guarded(example, contexts[0], lambda e=example: self._prepare(e, contexts[0]))
+            prepared = self._guarded(example, contexts[0], partial(self._prepare, example, contexts[0]))
             if isinstance(prepared, Pending):
                 work.put(prepared)
             else:
@@ -115,8 +124,10 @@ class Checker:
                             return
                         example = pending.prepared.example
                         try:
-                            result = self._guarded(example, context, lambda p=pending: self._execute(p, context))
-                        except Exception as error:
+                            outcome = self._guarded(example, context, partial(self._execute, pending, context))
+                            assert isinstance(outcome, Result)  # _execute gives a Result or raises
+                            result = outcome
+                        except Exception as error:  # noqa: BLE001 -- a bug in doclab fails one example, not the run
                             rel = _rel(example.path)
                             result = Result(
                                 path=rel,
@@ -168,7 +179,8 @@ class Checker:
         """Remove what a killed checker left on the daemon(s). Returns what was removed."""
         removed: list[str] = []
         for host in self.hosts:
-            context = DaemonContext(host, self._connect(host), probe(host))
+            version = probe(host)
+            context = DaemonContext(host, self._connect(host), version)
             with DaemonLock(self.facts.state_dir / "locks", host):
                 removed += self._reap(context)
         return removed
@@ -225,7 +237,9 @@ class Checker:
             )
         return outcome.removed
 
-    def _guarded(self, example: Example, context: DaemonContext, step):
+    def _guarded(
+        self, example: Example, context: DaemonContext, step: Callable[[], Result | Pending]
+    ) -> Result | Pending:
         """Run one step for an example; expected failures become its one-line verdict."""
         rel = _rel(example.path)
 
@@ -304,7 +318,10 @@ class Checker:
             key = self._key(prepared, context)
         if cached := self._cached(prepared, key, context):  # recorded by another check while this one waited
             return cached
+        run_started = time.time()
         record, refusal, cleaned, seconds = self._run_isolated(pending, context)
+        if self.cache is not None:
+            self.cache.sweep(run_started)  # whatever the example wrote there is gone before anything reads it
         rel = prepared.rel
         if refusal:
             outcome = Outcome.failed(
@@ -373,7 +390,9 @@ class Checker:
                 raise LocatedError(prepared.rel, 1, f"cannot pull {ref} ({short_reason(error)}); {hint}") from None
         return ids
 
-    def _run_isolated(self, pending: Pending, context: DaemonContext):
+    def _run_isolated(
+        self, pending: Pending, context: DaemonContext
+    ) -> tuple[object, list[policy.Violation], CleanupReport | None, float]:
         prepared = pending.prepared
         example = prepared.example
         host, hooks = context.docker_host, self.facts.sandbox
@@ -392,10 +411,8 @@ class Checker:
             ledger.open_session(hooks, host, scratch, prepared.rel, before, self._restorable)
         else:
             journal.begin(prepared.rel, before)
-        ports = sorted(policy.host_ports(example.text))
-        port_locks = [self._port_lock(p) for p in ports]
-        for lock in port_locks:
-            lock.acquire()
+        port_locks = ports.holding(ports.published_ports(example.text, _fixture_texts(example)))
+        port_locks.__enter__()
         refusal: list[policy.Violation] = []
 
         def refuse(violation: policy.Violation) -> None:
@@ -403,7 +420,7 @@ class Checker:
             if context.process:
                 context.process.stop(violation.message())
 
-        def register(process) -> None:
+        def register(process: ExampleProcess) -> None:
             context.process = process
 
         env = self._environment(home, host)
@@ -424,6 +441,7 @@ class Checker:
             context.process = None
             try:
                 if daemon_alive(context):
+                    cleaned: CleanupReport | None
                     if uid is not None:
                         cleaned = ledger.close_session(hooks, host, context.client, before, self._restorable)
                     else:
@@ -434,8 +452,7 @@ class Checker:
                     cleaned = None
             finally:
                 # Only after cleanup: until then the example's containers still hold its host ports.
-                for lock in reversed(port_locks):
-                    lock.release()
+                port_locks.__exit__(None, None, None)
             shutil.rmtree(scratch, ignore_errors=True)
         return record, refusal, cleaned, seconds
 
@@ -461,9 +478,14 @@ class Checker:
             (home / ".docker" / "config.json").write_text(json.dumps(config))
         return env
 
-    def _port_lock(self, port: int) -> threading.Lock:
-        with self._port_guard:
-            return self._port_locks.setdefault(port, threading.Lock())
+
+def _fixture_texts(example: Example) -> list[str]:
+    """The fixture files that are text (compose files, scripts), for the ports they publish."""
+    texts = []
+    for file in example.fixture_files():
+        if file.stat().st_size <= 256 * 1024:
+            texts.append(file.read_text(encoding="utf-8", errors="replace"))
+    return texts
 
 
 def _bad_input(path: Path, error: DoclabError) -> Result:

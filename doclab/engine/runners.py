@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from doclab.engine import policy
 from doclab.engine.example import Example, human_size
@@ -51,7 +51,7 @@ class Workspace:
     scratch: Path
     workdir: Path
     env: dict[str, str] = field(default_factory=dict)
-    register: Callable[[ExampleProcess], None] = lambda process: None
+    register: Callable[[ExampleProcess], None] = lambda _process: None
     confinement: Confinement | None = None  # bubblewrap around every process of the example (issue 16)
 
 
@@ -62,7 +62,7 @@ class Runner(Protocol):
 
     def run(self, prepared: Prepared, workspace: Workspace, update: bool) -> object: ...
 
-    def judge(self, prepared: Prepared, record, update: bool) -> Outcome: ...
+    def judge(self, prepared: Prepared, record: Any, update: bool) -> Outcome: ...
 
 
 def _capped_message(where: str) -> str:
@@ -83,7 +83,7 @@ class ConsoleRunner:
             commands=tuple(commands),
         )
 
-    def run(self, prepared: Prepared, workspace: Workspace, update: bool) -> ShellRun:
+    def run(self, prepared: Prepared, workspace: Workspace, update: bool) -> ShellRun:  # noqa: ARG002
         header = prepared.example.header
         return run_commands(
             list(prepared.commands),
@@ -96,7 +96,7 @@ class ConsoleRunner:
             confinement=workspace.confinement,
         )
 
-    def judge(self, prepared: Prepared, record: ShellRun, update: bool) -> Outcome:
+    def judge(self, prepared: Prepared, record: ShellRun, update: bool) -> Outcome:  # noqa: PLR0911
         rel, header, commands = prepared.rel, prepared.example.header, prepared.commands
         if not record.runs:
             first = commands[0]
@@ -198,7 +198,7 @@ class PythonRunner:
             data = None
         return PythonRun(outcome, data if isinstance(data, dict) else None)
 
-    def judge(self, prepared: Prepared, record: PythonRun, update: bool) -> Outcome:
+    def judge(self, prepared: Prepared, record: PythonRun, update: bool) -> Outcome:  # noqa: PLR0911
         rel, example = prepared.rel, prepared.example
         process, data = record.process, record.data or {}
         expected = expected_output(example.text)
@@ -215,8 +215,9 @@ class PythonRunner:
             return Outcome.failed(None, f"{rel}: {process.interrupted_by}", "interrupted", tail(output))
         if process.returncode != 0:
             if data.get("error"):
-                line = data.get("line") if isinstance(data.get("line"), int) else None
-                return Outcome.failed(line, f"{rel}:{line or 1}: {data['error']}", "exception", tail(output))
+                where = data.get("line")
+                at = where if isinstance(where, int) else None
+                return Outcome.failed(at, f"{rel}:{at or 1}: {data['error']}", "exception", tail(output))
             return Outcome.failed(
                 None, f"{rel}: the example exited with status {process.returncode}", "exit status", tail(output)
             )

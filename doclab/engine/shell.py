@@ -88,9 +88,8 @@ def command_script(command: Command, state_in: Path | None, state_out: Path) -> 
 def as_terminal_shows(text: str) -> str:
     """Apply carriage returns the way a terminal does: progress lines keep their final state."""
     lines = []
-    for line in text.split("\n"):
-        line = line.rstrip("\r")
-        lines.append(line.rsplit("\r", 1)[-1])
+    for raw in text.split("\n"):
+        lines.append(raw.rstrip("\r").rsplit("\r", 1)[-1])
     return "\n".join(lines)
 
 
@@ -118,7 +117,7 @@ class ShellRun:
         return sum(run.process.seconds for run in self.runs)
 
 
-def run_commands(
+def run_commands(  # noqa: PLR0913, PLR0917 -- the run's facts, each named
     commands: list[Command],
     scratch: Path,
     workdir: Path,
