@@ -19,6 +19,7 @@ import pytest
 
 from doclab import lab
 from doclab.lab import registry
+from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
@@ -35,12 +36,6 @@ def doclab(*args: str, env: dict | None = None, timeout: int = 600) -> subproces
         stdin=subprocess.DEVNULL,
         check=False,
     )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def one_line(text: str) -> str:

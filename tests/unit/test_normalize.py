@@ -74,6 +74,7 @@ CASES = [
     ),
     ("go-time", "2026-11-28 01:12:43 +0000 UTC\n", "2027-01-02 10:00:00 +0000 UTC\n", "2027-01-02 10:00:00\n"),
     ("virtual-size", "2B (virtual 1.99MB)\n", "2B (virtual 2.5MB)\n", "3B (virtual 2.5MB)\n"),
+    ("stats-usage", "limited 752KiB / 64MiB\n", "limited 324KiB / 64MiB\n", "limited 324KiB / 512MiB\n"),
     (
         "push-size",
         f"v1: digest: sha256:{A64} size: 735\n",
