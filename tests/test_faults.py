@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,7 +24,7 @@ import pytest
 from doclab.config import Settings
 from doclab.engine import Checker
 from doclab.lab import state_dir
-from tests.labhost import ROOT, ensure_lab, facts, inventory
+from tests.helpers import ROOT, ensure_lab, facts, free_port, inventory
 
 FAULTS = ROOT / "tests" / "faults"
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
@@ -120,12 +119,6 @@ def container_names(client: docker.DockerClient) -> set[str]:
 def journal_file(docker_host: str, state: Path | None = None) -> Path:
     name = hashlib.sha1(docker_host.encode()).hexdigest()[:12]
     return (state or state_dir()) / "journal" / f"{name}.json"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 # --- a throw-away lab instance -----------------------------------------------------------------

@@ -120,6 +120,7 @@ WHOLE_LINE_ID = _m("id-line", r"^(?:" + HEX64 + "|" + SHORT_ID + r")$", "<id>")
 # Columns of Docker's tables that hold IDs or sizes, by header
 ID_COLUMNS = ("CONTAINER ID", "IMAGE ID", "NETWORK ID", "VOLUME NAME")
 SIZE_COLUMNS = ("SIZE", "RECLAIMABLE")
+MIN_COLUMNS = 2  # a header of one word is not a table
 _COLUMN_RE = re.compile(r"\S+(?: \S+)*")
 _ID_CELL = re.compile(r"^(?:" + SHORT_ID + "|" + HEX64 + r"|<missing>)$")
 _SIZE_CELL = re.compile(r"^" + SIZE_VALUE + r"(?: \(virtual " + SIZE_VALUE + r"\))?(?: \(\d+%\))?$")
@@ -136,7 +137,7 @@ def _table_header(line: str) -> list[tuple[int, str]] | None:
     columns = [(m.start(), m.group()) for m in _COLUMN_RE.finditer(line)]
     titles = {title for _, title in columns}
     is_history = {"IMAGE", "CREATED BY"} <= titles
-    if len(columns) < 2 or not (titles & set(ID_COLUMNS + SIZE_COLUMNS) or is_history):
+    if len(columns) < MIN_COLUMNS or not (titles & set(ID_COLUMNS + SIZE_COLUMNS) or is_history):
         return None
     if not all(title.replace(" ", "").isupper() for _, title in columns):
         return None
@@ -212,7 +213,7 @@ def drift_diff(expected: str, actual: str, label: str, id_lines: bool = True, li
     Only a window from the first differing line is diffed, so a flood of output costs no quadratic diff."""
     old = normalize(expected, id_lines).splitlines(keepends=True)
     new = normalize(actual, id_lines).splitlines(keepends=True)
-    first = next((i for i, (a, b) in enumerate(zip(old, new)) if a != b), min(len(old), len(new)))
+    first = next((i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b), min(len(old), len(new)))
     start = max(first - 3, 0)
     window_old, window_new = old[start : first + limit], new[start : first + limit]
     cut = (len(old) - start - len(window_old)) + (len(new) - start - len(window_new))

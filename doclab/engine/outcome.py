@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from doclab.engine.normalize import cap_lines
 
 TAIL_LINES = 15
+TAIL_WIDTH = 400
 
 
 @dataclass(frozen=True)
@@ -30,4 +31,4 @@ class Outcome:
 def tail(text: str, lines: int = TAIL_LINES) -> str:
     """The last lines of some output, each cut to a sane width, for a failure's detail."""
     kept = text.rstrip("\n").splitlines()[-lines:]
-    return "\n".join(line if len(line) <= 400 else line[:400] + " … (line cut)" for line in kept)
+    return "\n".join(line if len(line) <= TAIL_WIDTH else line[:TAIL_WIDTH] + " … (line cut)" for line in kept)

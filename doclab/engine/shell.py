@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from doclab.engine.process import OUTPUT_CAP, ExampleProcess, ProcessOutcome
+from doclab.engine.process import OUTPUT_CAP, Confinement, ExampleProcess, ProcessOutcome
 from doclab.engine.transcript import Command
 
 # Variables that belong to bash itself (read-only, per process or recomputed) or to this driver
@@ -88,9 +88,8 @@ def command_script(command: Command, state_in: Path | None, state_out: Path) -> 
 def as_terminal_shows(text: str) -> str:
     """Apply carriage returns the way a terminal does: progress lines keep their final state."""
     lines = []
-    for line in text.split("\n"):
-        line = line.rstrip("\r")
-        lines.append(line.rsplit("\r", 1)[-1])
+    for raw in text.split("\n"):
+        lines.append(raw.rstrip("\r").rsplit("\r", 1)[-1])
     return "\n".join(lines)
 
 
@@ -118,7 +117,7 @@ class ShellRun:
         return sum(run.process.seconds for run in self.runs)
 
 
-def run_commands(
+def run_commands(  # noqa: PLR0913, PLR0917 -- the run's facts, each named
     commands: list[Command],
     scratch: Path,
     workdir: Path,
@@ -127,6 +126,7 @@ def run_commands(
     register: Callable[[ExampleProcess], None],
     expected_last_exit: int = 0,
     cap: int = OUTPUT_CAP,
+    confinement: Confinement | None = None,
 ) -> ShellRun:
     """Run the commands in order until one fails (or, for the last, ends other than expected)."""
     runs: list[CommandRun] = []
@@ -141,7 +141,12 @@ def run_commands(
         script = scratch / f"command-{index}.sh"
         script.write_text(command_script(command, state_in, state_out))
         process = ExampleProcess(
-            ["/bin/bash", "--noprofile", "--norc", str(script)], workdir, env, remaining, max(cap - printed, 1)
+            ["/bin/bash", "--noprofile", "--norc", str(script)],
+            workdir,
+            env,
+            remaining,
+            max(cap - printed, 1),
+            confinement=confinement,
         )
         register(process)
         outcome = process.run()

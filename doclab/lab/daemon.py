@@ -15,7 +15,7 @@ import docker.errors
 import requests
 
 from doclab.errors import DoclabError
-from doclab.lab import dockerbin, network, processes, registry
+from doclab.lab import authz, dockerbin, network, processes, registry
 from doclab.lab.paths import DaemonPaths
 
 START_TIMEOUT = 60
@@ -51,6 +51,7 @@ def config(daemon: DaemonPaths, chain: dockerbin.Toolchain) -> dict:
         "userland-proxy-path": chain.program("docker-proxy"),
         "features": {"buildkit": True, "containerd-snapshotter": False},
     }
+    settings.update(authz.daemon_config(daemon))  # every request decided by the lab's plugin (doclab/lab/authz)
     if daemon.extra_config_file.exists():
         try:
             settings.update(json.loads(daemon.extra_config_file.read_text()))
@@ -88,6 +89,7 @@ def version(daemon: DaemonPaths) -> str:
 
 def ensure_running(daemon: DaemonPaths) -> bool:
     """Starts the daemon unless it already answers. Returns True when it had to start it."""
+    authz.ensure_running(daemon)  # before dockerd: without its plugin a lab daemon refuses every request
     if is_running(daemon):
         return False
     living = pid(daemon)
@@ -233,6 +235,7 @@ def stop(daemon: DaemonPaths) -> None:
     if found:
         processes.terminate([found], timeout=20)
     _kill_leftovers(daemon)
+    authz.stop(daemon)
     unmount_under(daemon.exec_root)
     unmount_under(daemon.data_root)
     daemon.pidfile.unlink(missing_ok=True)

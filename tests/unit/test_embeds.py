@@ -180,14 +180,14 @@ def test_render_replaces_the_include_with_the_parsed_example():
 
 def test_an_example_cannot_close_the_fence_it_is_shown_in():
     text = page("'''console\n--8<-- \"a/b.console\"\n'''\nafter\n")
-    rendered, _ = render_page(text, "p.md", lambda inc: "$ cat x.md\n```\n<script>alert(1)</script>\n", "en")
+    rendered, _ = render_page(text, "p.md", lambda _inc: "$ cat x.md\n```\n<script>alert(1)</script>\n", "en")
     assert rendered == "````console\n$ cat x.md\n```\n<script>alert(1)</script>\n````\nafter\n"
 
 
 def test_render_labels_illustrations_in_the_page_language():
     text = page("'''{ .console .illustration }\n$ docker search nginx\n'''\n")
-    zh, _ = render_page(text, "p.zh.md", lambda inc: "", "zh")
-    en, _ = render_page(text, "p.en.md", lambda inc: "", "en")
+    zh, _ = render_page(text, "p.zh.md", lambda _inc: "", "zh")
+    en, _ = render_page(text, "p.en.md", lambda _inc: "", "en")
     assert zh.splitlines()[0] == '```{ .console .illustration title="示意，未运行" }'
     assert en.splitlines()[0] == '```{ .console .illustration title="illustration, not run" }'
     assert zh.splitlines()[1:] == ["$ docker search nginx", "```"]

@@ -22,17 +22,15 @@ VERSIONS = {"engine": "26.1.5", "cli": "26.1.5", "buildx": "0.13.1", "compose": 
 
 
 def _write_report(project: Path, **versions: str) -> None:
-    report = Report(
+    """The report as `doclab check` writes it (the lab's tool versions when it knows them)."""
+    Report(
         results=[Result(path="snippets/probe/example.console", kind="console", status="passed", seconds=0.4)],
         daemon_version="26.1.5",
         docker_host="unix:///run/doclab/1/docker.sock",
         started_at="2026-11-27T10:00:00+00:00",
         finished_at="2026-11-27T10:00:05+00:00",
-    )
-    report.write(project / ".doclab" / "report.json")
-    if versions:  # what the lab adds when it knows the client tools' versions
-        data = json.loads((project / ".doclab" / "report.json").read_text(encoding="utf-8"))
-        (project / ".doclab" / "report.json").write_text(json.dumps(data | {"versions": versions}), encoding="utf-8")
+        versions=versions,
+    ).write(project / ".doclab" / "report.json")
 
 
 def _footer(html: str) -> str:
