@@ -23,6 +23,9 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
+from doclab.compose import lab_facts
+from doclab.config import Settings
+from doclab.engine.session import Embed, VerificationSession
 from doclab.site.plugin import page_title
 from tests.helpers import FAILING, mini_project
 
@@ -136,6 +139,21 @@ def test_check_then_report_build_is_the_same_verified_site(build_site, tmp_path,
     footers = _footers(mini / "site")
     assert len(footers) == 2 and all("doclab-verified--verified" in f for f in footers.values()), footers
     assert footers == _footers(tmp_path / "verified-site")
+
+
+def test_the_session_judges_an_unchanged_example_once_per_process(tmp_path):
+    """What `mkdocs serve` rebuilds and mkdocs-static-i18n's second language rely on: the session
+    remembers results, so the engine is not even asked again (it reports every result it gives)."""
+    mini = mini_project(tmp_path / "project", f"$ echo {tmp_path.name}\n{tmp_path.name}\n")  # new to the cache
+    asked: list[str] = []
+    session = VerificationSession(
+        root=mini, facts=lambda: lab_facts(Settings.from_env()), on_result=lambda r: asked.append(r.path)
+    )
+    embeds = [Embed(f"docs/probe.{lang}.md", 4, "snippets/probe/example.console") for lang in ("zh", "en")]
+    first = session.verify(embeds)
+    assert (first.verified, first.status("snippets/probe/example.console"), len(asked)) == (True, "passed", 1)
+    second = session.verify(embeds)
+    assert (second.verified, second.status("snippets/probe/example.console"), len(asked)) == (True, "cached", 1)
 
 
 def test_console_copy_button_copies_only_commands(site_dir):
