@@ -97,7 +97,6 @@ class DoclabPlugin(BasePlugin[DoclabConfig]):
                 facts=lambda: lab_facts(settings, jobs=settings.jobs),
                 mode=settings.verify,
                 snippets=self.config.snippets,
-                docker_host=settings.docker_host or None,
                 jobs=settings.jobs,
                 report_file=Path(self.config.check_report),
                 on_result=lambda r: log.debug(f"doclab: {r.path}: {r.status} {r.reason}".rstrip()),
