@@ -33,7 +33,7 @@ from mkdocs.structure.pages import Page
 
 from doclab.compose import lab_facts
 from doclab.config import Settings
-from doclab.engine.embeds import Include, render_page, resolve_snippet, scan_page
+from doclab.engine.embeds import Include, render_page, resolve_snippet, scan_page, snippets_extension_error
 from doclab.engine.example import load_example
 from doclab.engine.runners import displayed
 from doclab.engine.session import Embed, SiteReport, VerificationSession
@@ -90,6 +90,8 @@ class DoclabPlugin(BasePlugin[DoclabConfig]):
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig | None:
         settings = self.settings = self.settings or _read_settings()
+        if problem := snippets_extension_error(list(config.markdown_extensions)):
+            raise PluginError(problem)
         root = self._root(config)
         if self.session is None or self.session.root != root:
             self.session = VerificationSession(
