@@ -26,10 +26,6 @@ class _Malformed(ValueError):
     """A value a parser cannot take: the message follows "NAME='value' " and may use {name}."""
 
 
-def _text(raw: str) -> str:
-    return raw
-
-
 def _path(raw: str) -> Path:
     return Path(raw)
 
@@ -86,8 +82,7 @@ class Settings:
     index: int = field(default=0, metadata=_env("DOCLAB_INDEX", _count(0, 44)))  # 10.<211+44>.0.0/16 is the last pool
     registry_port: int = field(default=5000, metadata=_env("DOCLAB_REGISTRY_PORT", _count(1, 65535)))
     images: tuple[str, ...] = field(default=(), metadata=_env("DOCLAB_IMAGES", _names))  # () = every recipe
-    # the engine: where examples run ("" = the lab's daemon)
-    docker_host: str = field(default="", metadata=_env("DOCKER_HOST", _text))
+    # the engine: where examples run (() = the lab's verification daemons, never the playground)
     hosts: tuple[str, ...] = field(default=(), metadata=_env("DOCLAB_HOSTS", _names))
     jobs: int = field(default=1, metadata=_env("DOCLAB_JOBS", _count(1, 64)))
     # the site build

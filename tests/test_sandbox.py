@@ -13,7 +13,9 @@ import base64
 import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -354,3 +356,342 @@ def test_the_confinement_costs_little(scratch):
     plain = timed(lambda: subprocess.run(["/bin/bash", "-c", "true"], check=True))
     print(f"confined start: {confined_cost * 1000:.1f} ms, plain bash: {plain * 1000:.1f} ms")
     assert confined_cost - plain < 0.25  # per command; bench/sandbox.py measures it against whole examples
+
+
+# -- the real lab ----------------------------------------------------------------------------------------
+def lab_check(lab_host: str, root: Path, *files: Path, update: bool = False):
+    from doclab.engine import Checker
+    from tests.helpers import facts
+
+    return Checker(facts(root / ".cache"), docker_host=lab_host, update=update).run(list(files))
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(text)
+    return path
+
+
+def one(report):
+    assert len(report.results) == 1, report.results
+    return report.results[0]
+
+
+def rule(command: str, expected: str = "") -> str:
+    """A transcript step that passes only if the daemon refused it, naming the rule."""
+    pattern = "doclab rule `[a-z-]*`"
+    return f"$ ({command} || true) 2>&1 | grep -o '{pattern}' | head -1\n" + (
+        f"doclab rule `{expected}`\n" if expected else ""
+    )
+
+
+@pytest.fixture(scope="module")
+def playground_socket() -> str:
+    from doclab import lab
+
+    return lab.docker_host(0).removeprefix("unix://")
+
+
+@pytest.fixture
+def api(lab_docker_host):
+    import docker
+
+    client = docker.DockerClient(base_url=lab_docker_host, timeout=60)
+    yield client
+    client.close()
+
+
+def test_every_client_is_decided_by_the_daemon(lab_docker_host, playground_socket, tmp_path):
+    """Disguised, through the socket, through the other daemon: the property holds whatever is typed."""
+    create = '{"Image":"busybox","HostConfig":{"Binds":["/:/h"]}}'
+    text = "# doclab: images=busybox timeout=120\n" + "".join(
+        [
+            rule("F=--privi; docker run --rm ${F}leged busybox true", "privileged"),
+            rule("docker run --rm -v $(echo /):/host busybox true", "bind-mount"),
+            rule(
+                f"curl -s --unix-socket /run/docker.sock -H 'Content-Type: application/json' -d '{create}' "
+                "http://d/v1.45/containers/create",
+                "bind-mount",
+            ),
+            rule("curl -s --unix-socket /var/run/docker.sock -X POST http://d/v1.45/containers/create", "body-unseen"),
+            rule("docker volume create --opt type=none --opt o=bind --opt device=/ evil", "volume-options"),
+            rule("DOCKER_BUILDKIT=0 docker build -q --network=host - <<<'FROM busybox'", "build"),
+            rule("docker run --rm --uts=host --cap-add SYS_ADMIN busybox true", "capability"),
+            rule("docker run --rm --uts=host busybox true", "namespace"),
+            rule("docker run --rm --security-opt seccomp=unconfined busybox true", "security-opt"),
+            rule("docker run --rm --cgroup-parent=/ busybox true", "host-config"),
+            "$ docker run -d --name own busybox sleep 60 >/dev/null\n",
+            rule("docker exec --privileged own true", "privileged"),
+            '$ mkdir real && ln -s real link && docker create --name swap -v "$PWD/link:/x" busybox ls /x >/dev/null\n',
+            "$ rm link && ln -s / link\n",
+            rule("docker start swap", "bind-mount"),
+            (
+                "$ (docker build -q --network=host - <<<$'FROM busybox\\nRUN true' || true) 2>&1 | grep -o 'network.host is not allowed'"
+                "\nnetwork.host is not allowed\n"
+            ),
+            (
+                f"$ (docker -H unix://{playground_socket} ps || true) 2>&1 | grep -o 'Cannot connect to the Docker daemon'\n"
+                "Cannot connect to the Docker daemon\n"
+            ),
+            (
+                f"$ (DOCKER_HOST=unix://{playground_socket} docker ps || true) 2>&1 | grep -o 'Cannot connect to the Docker daemon'\n"
+                "Cannot connect to the Docker daemon\n"
+            ),
+            (
+                f"$ docker context create other --docker host=unix://{playground_socket} >/dev/null 2>&1; "
+                "(docker --context other ps || true) 2>&1 | grep -o 'Cannot connect to the Docker daemon'\n"
+                "Cannot connect to the Docker daemon\n"
+            ),
+            "$ (ls /run/docker/plugins || true) 2>&1 | grep -c 'No such file'\n1\n",
+        ]
+    )
+    result = one(lab_check(lab_docker_host, tmp_path, write(tmp_path / "ex", "hostile.console", text)))
+    assert result.status == "passed", f"{result.message}\n{result.detail}"
+
+
+def test_the_sdk_is_decided_by_the_daemon_too(lab_docker_host, playground_socket, tmp_path):
+    text = f"""# doclab: images=busybox timeout=60
+import re
+
+import docker
+
+client = docker.from_env()
+for options in ({{"privi" + "leged": True}}, {{"volumes": {{"/": {{"bind": "/host"}}}}}}, {{"pid_mode": "host"}}):
+    try:
+        client.containers.run("busybox", "true", remove=True, **options)
+    except docker.errors.APIError as error:
+        print(re.search("doclab rule `[a-z-]*`", str(error)).group(0))
+#> doclab rule `privileged`
+#> doclab rule `bind-mount`
+#> doclab rule `namespace`
+try:
+    docker.DockerClient(base_url="unix://{playground_socket}").ping()
+except docker.errors.DockerException:
+    print("the playground is out of reach")
+#> the playground is out of reach
+"""
+    result = one(lab_check(lab_docker_host, tmp_path, write(tmp_path / "ex", "sdk.py", text)))
+    assert result.status == "passed", f"{result.message}\n{result.detail}"
+
+
+@pytest.fixture
+def foreign(api):
+    """Things on the verification daemon the example did not create, made before it runs."""
+    names = {"container": "foreign-box", "volume": "foreign-data", "network": "foreign-net", "tag": "foreign/image:v1"}
+    for action in (
+        lambda: api.containers.get(names["container"]).remove(force=True),
+        lambda: api.volumes.get(names["volume"]).remove(force=True),
+        lambda: api.networks.get(names["network"]).remove(),
+        lambda: api.images.remove(names["tag"], noprune=True),
+    ):
+        with contextlib_suppress():
+            action()
+    box = api.containers.create("busybox", "sleep 600", name=names["container"])
+    volume = api.volumes.create(names["volume"])
+    api.containers.run("busybox", "sh -c 'echo kept > /d/file'", volumes={names["volume"]: {"bind": "/d"}}, remove=True)
+    network = api.networks.create(names["network"])
+    api.images.get("busybox").tag("foreign/image", "v1")
+    yield {"box": box, "volume": volume, "network": network}
+    with contextlib_suppress():
+        box.remove(force=True)
+    with contextlib_suppress():
+        volume.remove(force=True)
+    with contextlib_suppress():
+        network.remove()
+    with contextlib_suppress():
+        api.images.remove(names["tag"], noprune=True)
+
+
+def contextlib_suppress():
+    import contextlib
+
+    import docker
+
+    return contextlib.suppress(docker.errors.APIError, docker.errors.NotFound)
+
+
+def test_an_example_touches_nothing_it_did_not_create(lab_docker_host, foreign, api, tmp_path):
+    text = "# doclab: images=busybox timeout=120\n" + "".join(
+        [
+            rule("docker stop foreign-box", "not-yours"),
+            rule("docker rm -f $(docker ps -aq)", "not-yours"),
+            rule("docker container prune -f", "prune"),
+            rule("docker volume prune -af", "prune"),
+            rule("docker network prune -f", "prune"),
+            rule("docker system prune -af --volumes", "prune"),
+            rule("docker exec foreign-box true", "not-yours"),
+            "$ echo x > f\n",
+            rule("docker cp f foreign-box:/f", "not-yours"),
+            rule("docker run --rm -v foreign-data:/d busybox sh -c 'echo lost > /d/file'", "not-yours"),
+            rule("docker volume rm foreign-data", "not-yours"),
+            rule("docker network rm foreign-net", "not-yours"),
+            rule("docker tag busybox foreign/image:v1", "not-yours"),
+            rule("docker rmi foreign/image:v1", "not-yours"),
+            rule(
+                "curl -s --unix-socket /run/docker.sock -X POST http://d/v1.45/containers/foreign-box/kill", "not-yours"
+            ),
+            # What it did create, it may stop, prune and remove.
+            (
+                "$ docker run -d --name mine busybox sleep 60 >/dev/null && docker stop -t 0 mine && docker rm mine\n"
+                "mine\nmine\n"
+            ),
+            "$ docker volume create mine >/dev/null && docker volume rm mine\nmine\n",
+        ]
+    )
+    result = one(lab_check(lab_docker_host, tmp_path, write(tmp_path / "ex", "owner.console", text)))
+    assert result.status == "passed", f"{result.message}\n{result.detail}"
+    foreign["box"].reload()
+    assert foreign["box"].status == "created"
+    kept = api.containers.run("busybox", "cat /d/file", volumes={"foreign-data": {"bind": "/d"}}, remove=True)
+    assert kept == b"kept\n"
+    assert api.networks.get("foreign-net").id == foreign["network"].id
+    assert api.images.get("foreign/image:v1").id == api.images.get("busybox").id
+
+
+def test_the_sdk_remove_everything_is_refused(lab_docker_host, foreign, tmp_path):
+    text = """# doclab: images=busybox timeout=60
+import docker
+
+client = docker.from_env()
+refused = 0
+for container in client.containers.list(all=True):
+    try:
+        container.remove(force=True)
+    except docker.errors.APIError:
+        refused += 1
+print(refused >= 1)
+#> True
+"""
+    result = one(lab_check(lab_docker_host, tmp_path, write(tmp_path / "ex", "sdk_all.py", text)))
+    assert result.status == "passed", f"{result.message}\n{result.detail}"
+    foreign["box"].reload()
+
+
+def test_prune_runs_when_everything_it_removes_is_the_examples(lab_docker_host, tmp_path):
+    text = """# doclab: images=busybox timeout=60
+$ docker run --name done busybox true
+$ docker container prune -f | grep -c Deleted
+1
+"""
+    result = one(lab_check(lab_docker_host, tmp_path, write(tmp_path / "ex", "prune.console", text)))
+    assert result.status == "passed", f"{result.message}\n{result.detail}"
+
+
+def test_the_mirror_is_read_only_and_pushes_go_to_the_scratch_registry(lab_docker_host, tmp_path):
+    from doclab.lab import registry, scratch_registry
+
+    mirror, scratch = registry.address(), scratch_registry.address()
+    text = f"""# doclab: images=busybox timeout=120
+$ docker tag busybox {mirror}/library/busybox:latest
+{rule(f"docker push {mirror}/library/busybox:latest", "registry")}$ curl -s -o /dev/null -w '%{{http_code}}\\n' -X PUT http://{mirror}/v2/library/busybox/manifests/latest || true
+000
+$ docker tag busybox {scratch}/sgzc/box:v1
+$ docker push -q {scratch}/sgzc/box:v1 >/dev/null && curl -s http://{scratch}/v2/sgzc/box/tags/list
+{{"name":"sgzc/box","tags":["v1"]}}
+$ docker rmi -f {scratch}/sgzc/box:v1 >/dev/null && docker pull -q {scratch}/sgzc/box:v1
+{scratch}/sgzc/box:v1
+"""
+    result = one(lab_check(lab_docker_host, tmp_path, write(tmp_path / "ex", "registry.console", text)))
+    assert result.status == "passed", f"{result.message}\n{result.detail}"
+    assert not scratch_registry.answers()  # wiped with the check
+    assert not list((scratch_registry.home() / "upper").glob("*"))
+
+
+def test_limits_hold_inside_containers(lab_docker_host, api):
+    from doclab.lab.authz import limits
+    from doclab.lab.paths import DaemonPaths, known_workers
+
+    daemon = next(DaemonPaths(n) for n in known_workers() if DaemonPaths(n).host == lab_docker_host)
+    for path, value in limits.limit_files(daemon).items():
+        assert path.read_text().strip() == value, path
+    box = api.containers.run("busybox", "sleep 30", detach=True, remove=True)
+    try:
+        pid = api.api.inspect_container(box.id)["State"]["Pid"]
+        cgroups = Path(f"/proc/{pid}/cgroup").read_text()
+        assert f"/{daemon.namespace}/" in cgroups, cgroups
+    finally:
+        box.kill()
+
+
+def test_a_2gb_write_fails_and_the_host_disk_is_spared(lab_docker_host, tmp_path):
+    text = """# doclab: images=busybox timeout=180
+$ (docker run --rm busybox dd if=/dev/zero of=/big bs=1M count=2048 || true) 2>&1 | grep -o 'No space left on device'
+No space left on device
+"""
+    result = one(lab_check(lab_docker_host, tmp_path, write(tmp_path / "ex", "fill.console", text)))
+    assert result.status == "passed", f"{result.message}\n{result.detail}"
+
+
+def test_a_checker_killed_leaves_nothing_the_next_run_keeps(lab_docker_host, api, tmp_path):
+    """SIGKILL mid-example: the sandbox dies with it; the next run removes what the run owned, and only that."""
+    text = """# doclab: images=busybox timeout=120
+$ docker run -d --name owned-by-killed busybox sleep 600 >/dev/null; docker volume create owned-vol >/dev/null; sleep 100
+"""
+    example = write(tmp_path / "ex", "killed.console", text)
+    before_tmp = set(os.listdir("/tmp"))
+    checker = subprocess.Popen(
+        [sys.executable, "-m", "doclab", "check", "--no-cache", str(example)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not api.containers.list(all=True, filters={"name": "owned-by-killed"}):
+            assert time.monotonic() < deadline, "the example never started"
+            time.sleep(0.2)
+        time.sleep(0.5)
+    finally:
+        checker.send_signal(signal.SIGKILL)
+        checker.wait()
+    time.sleep(0.5)
+    sleepers = subprocess.run(["pgrep", "-f", "sleep 100"], capture_output=True, text=True).stdout.split()
+    assert sleepers == [], "the example outlived its checker"
+    later = api.containers.create("busybox", "true", name="created-after-the-kill")
+    try:
+        from doclab.engine import Checker
+        from tests.helpers import facts
+
+        Checker(facts(None), docker_host=lab_docker_host).reap()
+        names = {c.name for c in api.containers.list(all=True)}
+        assert "owned-by-killed" not in names
+        assert "created-after-the-kill" in names  # a person's, made after the crash: never the reaper's
+        assert "owned-vol" not in {v.name for v in api.volumes.list()}
+    finally:
+        later.remove(force=True)
+    assert not {n for n in set(os.listdir("/tmp")) - before_tmp if "doclab" in n}
+
+
+@pytest.mark.parametrize(
+    "signals", [(signal.SIGINT, signal.SIGINT), (signal.SIGTERM,)], ids=["double-ctrl-c", "sigterm"]
+)
+def test_an_interrupted_check_leaves_nothing(lab_docker_host, api, tmp_path, signals):
+    text = """# doclab: images=busybox timeout=120
+$ docker network create int-net >/dev/null; docker volume create int-vol >/dev/null; docker run -d --name int-box busybox sleep 600 >/dev/null; sleep 100
+"""
+    example = write(tmp_path / "ex", "interrupted.console", text)
+    before_tmp = set(os.listdir("/tmp"))
+    checker = subprocess.Popen(
+        [sys.executable, "-m", "doclab", "check", "--no-cache", str(example)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while not api.containers.list(all=True, filters={"name": "int-box"}):
+        assert time.monotonic() < deadline, "the example never started"
+        time.sleep(0.2)
+    for sig in signals:
+        checker.send_signal(sig)
+        time.sleep(0.05)
+    checker.wait(timeout=90)
+    from doclab.engine import Checker
+    from tests.helpers import facts
+
+    Checker(facts(None), docker_host=lab_docker_host).reap()  # what the next run does first
+    assert not api.containers.list(all=True, filters={"name": "int-box"})
+    assert "int-vol" not in {v.name for v in api.volumes.list()}
+    assert "int-net" not in {n.name for n in api.networks.list()}
+    assert not {n for n in set(os.listdir("/tmp")) - before_tmp if "doclab" in n}

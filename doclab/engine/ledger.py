@@ -291,12 +291,18 @@ OTHER_DAEMON_UID = 60000  # the example user on a daemon that is not the lab's (
 
 
 def new_scratch(state_dir: Path) -> Path:
-    """A folder of the example's own under the lab's state (never /tmp): work/ and home/ go inside."""
+    """A folder of the example's own under the lab's state (never /tmp): work/ and home/ go inside. Its name
+    carries the checker's pid, so the folders of a checker that was killed are removed by the next one."""
+    import shutil
     import tempfile
 
     root = state_dir / "scratch"
     root.mkdir(parents=True, exist_ok=True, mode=0o711)
-    return Path(tempfile.mkdtemp(prefix="ex-", dir=root))
+    for folder in root.glob("ex-*-*"):
+        owner = folder.name.split("-")[1]
+        if owner.isdigit() and int(owner) != os.getpid() and not _alive(int(owner)):
+            shutil.rmtree(folder, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"ex-{os.getpid()}-", dir=root))
 
 
 def give_to(scratch: Path, uid: int) -> None:

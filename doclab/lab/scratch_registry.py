@@ -7,8 +7,7 @@ whose storage is an overlay: the mirror's storage read-only underneath, the exam
 folder that is thrown away when the check ends. The mirror's own port is closed to the examples' users
 (iptables owner match), and the authorization plugin refuses daemon pushes to it.
 
-Port: DOCLAB_SCRATCH_REGISTRY_PORT, default 5000 (what the pages show). The mirror then has to live on
-another port (DOCLAB_REGISTRY_PORT); when both would be 5000 the scratch registry takes 6000.
+Port: DOCLAB_SCRATCH_REGISTRY_PORT, default the mirror's port + 1000 (see port()).
 """
 
 from __future__ import annotations
@@ -42,10 +41,12 @@ http:
 
 
 def port() -> int:
+    """DOCLAB_SCRATCH_REGISTRY_PORT, else the mirror's port + 1000: one per lab instance, so parallel labs never
+    share one (with the mirror on 4000, examples see the 127.0.0.1:5000 the pages show)."""
     raw = os.environ.get("DOCLAB_SCRATCH_REGISTRY_PORT")
     if raw:
         return int(raw)
-    return 6000 if paths.registry_port() == 5000 else 5000
+    return paths.registry_port() + 1000
 
 
 def address() -> str:
@@ -96,6 +97,12 @@ def start(mirror_data: Path) -> bool:
         return False
     stop()
     program = _program()
+    owner = processes.who_listens(port())
+    if owner is not None:  # never push an example's images into somebody else's registry
+        raise DoclabError(
+            f"port {port()} on 127.0.0.1 is in use by {owner}, not by the lab's scratch registry: "
+            "stop it or set DOCLAB_SCRATCH_REGISTRY_PORT"
+        )
     merged, upper, work = home() / "merged", home() / "upper", home() / "work"
     for folder in (merged, upper, work):
         folder.mkdir(parents=True, exist_ok=True)
@@ -132,7 +139,7 @@ def start(mirror_data: Path) -> bool:
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise DoclabError(f"the scratch registry exited ({process.returncode}): see {home() / 'registry.log'}")
-        if answers():
+        if answers() and processes.who_listens(port()) is not None and _pid() == process.pid:
             return True
         time.sleep(0.05)
     raise DoclabError(f"the scratch registry did not answer on {address()}")

@@ -33,7 +33,7 @@ from mkdocs.structure.pages import Page
 
 from doclab.compose import lab_facts
 from doclab.config import Settings
-from doclab.engine.embeds import Include, render_page, resolve_snippet, scan_page
+from doclab.engine.embeds import Include, render_page, resolve_snippet, scan_page, snippets_extension_error
 from doclab.engine.example import load_example
 from doclab.engine.runners import displayed
 from doclab.engine.session import Embed, SiteReport, VerificationSession
@@ -44,6 +44,7 @@ from doclab.site.text import Texts
 
 log = logging.getLogger("mkdocs.plugins.doclab")
 
+UPSTREAM_RE = re.compile(r"v?\d+(?:\.\d+)*")
 H1_RE = re.compile(r"^#[ \t]+(?P<title>.+?)[ \t#]*$", re.MULTILINE)
 TITLE_META_RE = re.compile(r"\A---\n(?:.*\n)*?title:[ \t]*(?P<title>.+)\n(?:.*\n)*?---\n")
 
@@ -51,6 +52,13 @@ TITLE_META_RE = re.compile(r"\A---\n(?:.*\n)*?title:[ \t]*(?P<title>.+)\n(?:.*\n
 def page_language(src_uri: str) -> str:
     """mkdocs-static-i18n's suffix layout: x.en.md is English, x.zh.md and x.md are Chinese (the default)."""
     return "en" if src_uri.endswith(".en.md") else "zh"
+
+
+def upstream_version(version: str) -> str:
+    """The version a reader looks up: Debian's packaging suffix dropped ("26.1.5+dfsg1" -> "26.1.5").
+    verification.json keeps the full string."""
+    match = UPSTREAM_RE.match(version)
+    return match.group(0) if match else version
 
 
 def page_title(markdown: str, fallback: str) -> str:
@@ -82,6 +90,8 @@ class DoclabPlugin(BasePlugin[DoclabConfig]):
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig | None:
         settings = self.settings = self.settings or _read_settings()
+        if problem := snippets_extension_error(list(config.markdown_extensions)):
+            raise PluginError(problem)
         root = self._root(config)
         if self.session is None or self.session.root != root:
             self.session = VerificationSession(
@@ -89,7 +99,6 @@ class DoclabPlugin(BasePlugin[DoclabConfig]):
                 facts=lambda: lab_facts(settings, jobs=settings.jobs),
                 mode=settings.verify,
                 snippets=self.config.snippets,
-                docker_host=settings.docker_host or None,
                 jobs=settings.jobs,
                 report_file=Path(self.config.check_report),
                 on_result=lambda r: log.debug(f"doclab: {r.path}: {r.status} {r.reason}".rstrip()),
@@ -196,7 +205,7 @@ class DoclabPlugin(BasePlugin[DoclabConfig]):
             "failed": statuses.count("failed"),
             "skipped": statuses.count("skipped"),
             "date": self.site.report.finished_at[:10],
-            "versions": self.site.versions,
+            "versions": {tool: upstream_version(v) for tool, v in self.site.versions.items()},
             "report_url": self._report_url(files),
         }
 
@@ -235,7 +244,7 @@ class DoclabPlugin(BasePlugin[DoclabConfig]):
             pages=len(rows),
             examples=len({e.example for e in self.site.embeds}),
             date=self.site.report.finished_at[:10],
-            versions=self.site.versions,
+            versions={tool: upstream_version(v) for tool, v in self.site.versions.items()},
             passed=counts["passed"] + counts["cached"],
             failed=counts["failed"],
             skipped=counts["skipped"],

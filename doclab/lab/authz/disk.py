@@ -39,7 +39,8 @@ def ensure_mounted(daemon: DaemonPaths) -> bool:
         _run(["truncate", "-s", size(), str(image)])
         _run(["mkfs.ext4", "-q", "-F", "-m", "0", "-E", "lazy_itable_init=1,lazy_journal_init=1", str(image)])
     daemon.data_root.mkdir(parents=True, exist_ok=True)
-    _run(["mount", "-o", "loop", str(image), str(daemon.data_root)])
+    # discard: what is deleted inside is given back to the host (the image stays sparse).
+    _run(["mount", "-o", "loop,discard", str(image), str(daemon.data_root)])
     os.chmod(daemon.data_root, 0o710)
     return True
 
