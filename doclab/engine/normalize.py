@@ -49,7 +49,7 @@ MASKS: tuple[Mask, ...] = (
     # `writing image`, the output of `build -q` and `commit`, JSON from `inspect`
     _m(
         "digest",
-        r"(?P<pre>@|\"|^[ \t]*|\b(?:Digest|digest|Deleted|deleted|Loaded image ID|writing image|exporting manifest"
+        r"(?P<pre>@|\"|\b(?:Digest|digest|Deleted|deleted|Loaded image ID|writing image|exporting manifest"
         r"|exporting config|exporting manifest list|exporting attestation manifest):? )sha256:" + HEX64 + r"\b",
         r"\g<pre>sha256:<digest>",
         "sha256:",
@@ -66,10 +66,12 @@ MASKS: tuple[Mask, ...] = (
     # the daemon's error messages name containers and images by ID
     _m(
         "daemon-message-id",
-        r"(?P<pre>\b(?:container|image) \"?)(?:" + HEX64 + "|" + SHORT_ID + r")\b",
+        r"(?P<pre>in use by container \"|(?:a running|running|stopped|- ) ?container |referenced image |unable to delete "
+        r"|image is being used by (?:running |stopped )?container )(?:" + HEX64 + "|" + SHORT_ID + r")\b",
         r"\g<pre><id>",
         "container ",
         "image ",
+        "unable to delete ",
     ),
     # layer IDs in pull and push progress
     _m(
@@ -93,12 +95,19 @@ MASKS: tuple[Mask, ...] = (
     ),
     # BuildKit's timings: `#5 DONE 0.3s`, `#3 extracting sha256:… 0.1s done`, the elapsed time before RUN output
     _m("buildkit-done", r"^(?P<pre>#\d+ DONE )\d+\.\d+s$", r"\g<pre><duration>", "DONE "),
-    _m("buildkit-step-time", r"^(?P<pre>#\d+ .*?)\d+\.\d+s(?P<post> done)$", r"\g<pre><duration>\g<post>", " done"),
+    # (not in a RUN step's own output, which BuildKit prefixes with its elapsed time: `#5 0.215 ...`)
+    _m(
+        "buildkit-step-time",
+        r"^(?P<pre>#\d+ (?!\d+\.\d{3} ).*?)\d+\.\d+s(?P<post> done)$",
+        r"\g<pre><duration>\g<post>",
+        " done",
+    ),
     _m("buildkit-elapsed", r"^(?P<pre>#\d+ )\d+\.\d{3}(?P<post> |$)", r"\g<pre><elapsed>\g<post>", "#"),
     _m("buildkit-building", r"(?P<pre>\[\+\] Building )\d+\.\d+s", r"\g<pre><duration>", "Building "),
-    # Docker's time fields: `Up 3 seconds`, `Exited (0) 2 minutes ago`, `About an hour ago`
-    _m("status-up", r"(?P<pre>\bUp )" + HUMAN_DURATION, r"\g<pre><duration>", "Up "),
-    _m("time-ago", r"\b" + HUMAN_DURATION + r"(?= ago\b)", "<duration>", " ago"),
+    # Docker's time fields: STATUS (`Up 3 seconds`, `Exited (0) 2 minutes ago`) and CREATED (`About an hour ago`),
+    # as a column of a table (after two spaces), a line of `--format` output, or after an exit status
+    _m("status-up", r"(?P<pre>(?:^|  )Up )" + HUMAN_DURATION, r"\g<pre><duration>", "Up "),
+    _m("time-ago", r"(?P<pre>^|  |\(\d+\) )" + HUMAN_DURATION + r"(?= ago\b)", r"\g<pre><duration>", " ago"),
     # RFC 3339 times (`inspect`, `logs --timestamps`, events) and Go's default time format (`CreatedAt`)
     _m("timestamp", r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)", "<time>", "T"),
     _m("go-time", r"\b\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? [+-]\d{4} [A-Z]{3,4}\b", "<time>", " +", " -"),
@@ -121,8 +130,10 @@ MASKS: tuple[Mask, ...] = (
     _m("workdir", r"/tmp/doclab-[\w.-]+", "<workdir>", "/tmp/doclab-"),
 )
 
-# A whole line that is an ID: `docker run -d`, `docker create`, `ps -q`, `--format '{{.ID}}'`
-WHOLE_LINE_ID = _m("id-line", r"^(?:" + HEX64 + "|" + SHORT_ID + r")$", "<id>")
+# A whole line that is an ID: `docker run -d`, `docker create`, `ps -q`, `--format '{{.ID}}'`, `build -q`, `commit`
+WHOLE_LINE_ID = _m(
+    "id-line", r"^(?P<pre>[ \t]*)(?:sha256:" + HEX64 + "|" + HEX64 + "|" + SHORT_ID + r")$", r"\g<pre><id>"
+)
 
 # Columns of Docker's tables that hold IDs or sizes, by header
 ID_COLUMNS = ("CONTAINER ID", "IMAGE ID", "NETWORK ID", "VOLUME NAME")

@@ -8,6 +8,7 @@ from doclab.engine.normalize import cap_lines
 
 TAIL_LINES = 15
 TAIL_WIDTH = 400
+MESSAGE_WIDTH = 600
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,10 @@ class Outcome:
 
     @classmethod
     def failed(cls, line: int | None, message: str, reason: str, detail: str = "") -> Outcome:
+        """A failure: one line (a very long one is cut, and said so) and a capped detail."""
+        if len(message) > MESSAGE_WIDTH or "\n" in message:
+            first = message.splitlines()[0] if message.strip() else message
+            message = first[:MESSAGE_WIDTH] + f" … ({len(message) - len(first[:MESSAGE_WIDTH])} characters cut)"
         return cls("failed", reason, line, message, cap_lines(detail))
 
 

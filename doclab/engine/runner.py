@@ -21,12 +21,11 @@ from pathlib import Path
 import requests
 from docker.errors import APIError, DockerException, ImageNotFound
 
-from doclab.engine import policy, ports
+from doclab.engine import ledger, policy, ports
 from doclab.engine.cache import ResultCache, cache_key
 from doclab.engine.daemons import DaemonContext, connect, daemon_alive, probe, registry_answers, short_reason
 from doclab.engine.example import Example, discover_roots, load_example
 from doclab.engine.facts import LabFacts
-from doclab.engine import ledger
 from doclab.engine.ledger import CleanupReport, Journal, Snapshot, cleanup
 from doclab.engine.lock import DaemonLock
 from doclab.engine.outcome import Outcome
@@ -390,7 +389,7 @@ class Checker:
                 raise LocatedError(prepared.rel, 1, f"cannot pull {ref} ({short_reason(error)}); {hint}") from None
         return ids
 
-    def _run_isolated(
+    def _run_isolated(  # noqa: PLR0915 -- set up, run, clean up: one sequence, in order
         self, pending: Pending, context: DaemonContext
     ) -> tuple[object, list[policy.Violation], CleanupReport | None, float]:
         prepared = pending.prepared
