@@ -20,7 +20,9 @@ export NO_MKDOCS_2_WARNING := 1
 # Point the build at the lab daemon when DOCKER_HOST is not set already.
 LAB_ENV = if [ -z "$${DOCKER_HOST:-}" ]; then eval "$$($(PY) -m doclab env 2>/dev/null)" || true; fi
 
-.PHONY: help venv serve build deps lab check test bench linkcheck-external clean
+NODE_STAMP := node_modules/.package-lock.stamp
+
+.PHONY: help venv node serve build deps lab check test bench linkcheck-external clean
 
 help:
 	@sed -n '3,8p' Makefile | sed 's/^# \{0,1\}//'
@@ -38,15 +40,29 @@ $(STAMP): requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	@touch $@
 
+# ---------------------------------------------------------------- node
+
+# mermaid-cli, which renders the diagrams to SVG at build time (overrides/hooks/diagrams.py),
+# into node_modules/ from package-lock.json. It runs Debian's Chromium: puppeteer downloads no browser.
+node: $(NODE_STAMP)
+
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { \
+	  if [ "$$(id -u)" != 0 ]; then echo "node: install nodejs and npm first (sudo apt-get install nodejs npm)" >&2; exit 1; fi; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && apt-get install -y -qq nodejs npm </dev/null; }
+	PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 # ---------------------------------------------------------------- site
 
 # Live-reloading preview. No daemon needed: examples are verified when one
 # answers (the lab, when it is up), otherwise one warning and the recorded output.
 serve: venv
+	@$(MAKE) --no-print-directory node || echo "serve: no node_modules: diagrams are shown as their source" >&2
 	@$(LAB_ENV); DOCLAB_VERIFY=auto $(VENV)/bin/mkdocs serve -a 127.0.0.1:8000
 
 # The publishing build: fails unless every example ran and passed.
-build: venv
+build: venv node
 	@$(LAB_ENV); DOCLAB_REQUIRE_VERIFY=1 $(VENV)/bin/mkdocs build --strict
 
 # ---------------------------------------------------------------- lab
@@ -69,7 +85,7 @@ check: venv
 	@$(LAB_ENV); $(PY) -m doclab check
 
 # pytest exits 5 when it collects nothing: that is a failure here.
-test: deps venv lab
+test: deps venv node lab
 	@mkdir -p test-artifacts
 	@$(LAB_ENV); $(PY) -m pytest tests/ --junitxml=test-artifacts/junit.xml; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
