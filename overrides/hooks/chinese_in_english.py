@@ -11,10 +11,15 @@ from __future__ import annotations
 
 import re
 
-CHINESE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff][\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff01-\uff5e]*")
+CHINESE = re.compile(
+    r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff][\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff01-\uff5e]*"
+)
 HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 # parts of the page where a <span> cannot go
-RAW = re.compile(r"(<script\b.*?</script>|<style\b.*?</style>|<title>.*?</title>|<textarea\b.*?</textarea>|<svg\b.*?</svg>|<[^>]*>)", re.S)
+RAW = re.compile(
+    r"(<script\b.*?</script>|<style\b.*?</style>|<title>.*?</title>|<textarea\b.*?</textarea>|<svg\b.*?</svg>|<[^>]*>)",
+    re.DOTALL,
+)
 LANG = "zh-Hans"
 
 

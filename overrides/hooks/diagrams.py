@@ -40,8 +40,8 @@ MERMAID_CONFIG = {
 }
 
 # what pymdownx.superfences' fence_code_format makes of a ```mermaid fence
-FENCE_HTML = re.compile(r'<pre class="mermaid"><code>(.*?)</code></pre>', re.S)
-FENCE_MARKDOWN = re.compile(r"^```mermaid[^\n]*\n(.*?)^```", re.S | re.M)
+FENCE_HTML = re.compile(r'<pre class="mermaid"><code>(.*?)</code></pre>', re.DOTALL)
+FENCE_MARKDOWN = re.compile(r"^```mermaid[^\n]*\n(.*?)^```", re.DOTALL | re.MULTILINE)
 FONT_SIZE = re.compile(r"font-size:\s*([\d.]+)px")
 VIEWBOX = re.compile(r'viewBox="[-\d.]+ [-\d.]+ ([\d.]+) [\d.]+"')
 

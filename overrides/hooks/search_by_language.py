@@ -31,7 +31,7 @@ OTHER_LANGUAGES = ("en",)
 SEGMENT_FUNCTION = re.compile(
     r"function (\w+)\((\w+),(\w+)\)\{let \w+=new Set,\w+=new Uint16Array\(\2\.length\);"
     r".{0,600}?return \w+\.has\(\"\"\)\?new Set\(\[\2\]\):\w+\}",
-    re.S,
+    re.DOTALL,
 )
 
 # Fewest pieces, each a word of the index; a character no word starts with is a piece of its own.
@@ -60,7 +60,10 @@ def _split_index(site_dir: Path) -> None:
             target.parent.mkdir(parents=True, exist_ok=True)
             # its own language only: the worker then loads no lunr language scripts for it
             config = {**index.get("config", {}), "lang": [lang]}
-            target.write_text(json.dumps({**index, "config": config, "docs": mine}, ensure_ascii=False, separators=(",", ":")), "utf-8")
+            target.write_text(
+                json.dumps({**index, "config": config, "docs": mine}, ensure_ascii=False, separators=(",", ":")),
+                "utf-8",
+            )
     rest = [d for d in docs if not d["location"].startswith(tuple(f"{lang}/" for lang in OTHER_LANGUAGES))]
     if rest:
         main.write_text(json.dumps({**index, "docs": rest}, ensure_ascii=False, separators=(",", ":")), "utf-8")

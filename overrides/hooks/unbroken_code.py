@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 MAX_CHARS = 32
-SHORT_INLINE_CODE = re.compile(r"<code>([^<\s]{1,%d})</code>" % MAX_CHARS)
+SHORT_INLINE_CODE = re.compile(rf"<code>([^<\s]{{1,{MAX_CHARS}}})</code>")
 
 
 def on_page_content(html, page, config, files, **kwargs):
