@@ -1,6 +1,8 @@
 # Docker 学习笔记 · Docker Notes
 #
 #   make serve   read the site at http://127.0.0.1:8000 (no Docker needed)
+#   make unit    the fast tests: no root, no Docker, under 30 s (also the pre-commit hook)
+#   make lint    ruff and mypy
 #   make test    install the lab, verify every example, build the site, run all tests
 #   make build   the publishing build: strict, every example verified on the lab
 #
@@ -13,31 +15,40 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements.stamp
-APT_PACKAGES := python3-venv docker.io docker-registry busybox-static debootstrap chromium fonts-noto-cjk iptables curl
+# The lab's Docker itself comes from Debian packages unpacked into the lab's state (no apt install):
+# these are the tools around it. mmdebstrap and gcc write the base images.
+APT_PACKAGES := python3-venv mmdebstrap gcc libc6-dev chromium fonts-noto-cjk curl
 
 export NO_MKDOCS_2_WARNING := 1
 
-# Point the build at the lab daemon when DOCKER_HOST is not set already.
-LAB_ENV = if [ -z "$${DOCKER_HOST:-}" ]; then eval "$$($(PY) -m doclab env 2>/dev/null)" || true; fi
+# The lab's docker CLI first on PATH, pointed at the playground (examples run on the verification daemons).
+LAB_ENV = eval "$$($(PY) -m doclab env 2>/dev/null)" || true
 
 NODE_STAMP := node_modules/.package-lock.stamp
 
-.PHONY: help venv node serve build deps lab check test bench linkcheck-external clean
+.PHONY: help venv node serve build deps lab check unit lint test bench linkcheck-external clean
 
 help:
-	@sed -n '3,8p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,10p' Makefile | sed 's/^# \{0,1\}//'
 
 # ---------------------------------------------------------------- python
 
 venv: $(STAMP)
 
 # Debian's python3 needs python3-venv (ensurepip) before it can create a venv.
-$(STAMP): requirements.txt
+# requirements.txt is the exact lock; the package itself is installed editable without its
+# dependencies (they are all in the lock), which gives the `doclab` command and registers the
+# MkDocs plugin. A .venv that is a symlink is shared with other checkouts: an editable install
+# there would point `doclab` at this checkout for everyone, so it is left out; `$(PY) -m ...`
+# run from this directory finds this checkout's package either way.
+$(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || { \
 	  if [ "$$(id -u)" != 0 ]; then echo "venv: install python3-venv first (sudo apt-get install python3-venv)" >&2; exit 1; fi; \
 	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && apt-get install -y -qq python3-venv </dev/null; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@if [ -L $(VENV) ]; then echo "venv: $(VENV) is shared (a symlink): not installing this checkout into it"; \
+	else $(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .; fi
 	@touch $@
 
 # ---------------------------------------------------------------- node
@@ -59,11 +70,11 @@ $(NODE_STAMP): package.json package-lock.json
 # answers (the lab, when it is up), otherwise one warning and the recorded output.
 serve: venv
 	@$(MAKE) --no-print-directory node || echo "serve: no node_modules: diagrams are shown as their source" >&2
-	@$(LAB_ENV); DOCLAB_VERIFY=auto $(VENV)/bin/mkdocs serve -a 127.0.0.1:8000
+	@$(LAB_ENV); DOCLAB_VERIFY=auto $(PY) -m mkdocs serve -a 127.0.0.1:8000
 
 # The publishing build: fails unless every example ran and passed.
 build: venv node
-	@$(LAB_ENV); DOCLAB_REQUIRE_VERIFY=1 $(VENV)/bin/mkdocs build --strict
+	@$(LAB_ENV); DOCLAB_REQUIRE_VERIFY=1 $(PY) -m mkdocs build --strict
 
 # ---------------------------------------------------------------- lab
 
@@ -84,6 +95,21 @@ lab: deps venv
 check: venv
 	@$(LAB_ENV); $(PY) -m doclab check
 
+# ---------------------------------------------------------------- tests and tools
+
+# The first tier: the pure modules and the page sources. No root, no daemon, no network.
+UNIT_TESTS := tests/unit tests/test_pages.py
+
+unit: venv
+	$(PY) -m pytest -q $(UNIT_TESTS)
+
+# The strictness mypy holds is written down in pyproject.toml ([tool.mypy]) and CONTRIBUTING.
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+# Both tiers: the unit tier, then everything that needs the lab.
 # pytest exits 5 when it collects nothing: that is a failure here.
 test: deps venv node lab
 	@mkdir -p test-artifacts

@@ -9,7 +9,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import docker
+
 from bench.util import Lab, check_argv, log, median, read_json, run, tail
+
+# This checkout's engine (the one the snapshot was copied from): its parser, header rules and ledger cleanup.
+from doclab.engine.example import load_example
+from doclab.engine.ledger import Snapshot, cleanup
+from doclab.engine.transcript import parse_transcript
 
 # Fast, busybox-only examples: no fixtures, no published ports, exit 0 expected.
 SUBSET = [
@@ -27,18 +34,9 @@ SUBSET = [
 
 def _load(project: Path, rel: str):
     """The example's commands as the engine parses them (its own parser, its own header rules)."""
-    import sys
-
-    sys.path.insert(0, str(project))
-    try:
-        from doclab.engine.example import load_example
-        from doclab.engine.transcript import parse_transcript
-
-        example = load_example(project / rel)
-        commands = parse_transcript(example.body, Path(rel), example.body_start_line)
-        return example, commands
-    finally:
-        sys.path.remove(str(project))
+    example = load_example(project / rel)
+    commands = parse_transcript(example.body, Path(rel), example.body_start_line)
+    return example, commands
 
 
 def subset(project: Path) -> list[str]:
@@ -55,10 +53,6 @@ def subset(project: Path) -> list[str]:
 
 def _bash_run(project: Path, rel: str, lab: Lab) -> tuple[float, float, str]:
     """Run one example's commands with bash -e in a fresh temp dir; returns (run s, cleanup s, problem)."""
-    import docker
-
-    from doclab.engine.ledger import Snapshot, cleanup
-
     _, commands = _load(project, rel)
     script = "\n".join(c.script for c in commands) + "\n"
     scratch = Path(tempfile.mkdtemp(prefix="bench-bash-"))
@@ -104,9 +98,6 @@ def _bash_run(project: Path, rel: str, lab: Lab) -> tuple[float, float, str]:
 def measure(project: Path, lab: Lab, reps: int) -> dict:
     files = subset(project)
     log(f"1. engine overhead: {len(files)} examples, {reps} interleaved repetitions")
-    import sys
-
-    sys.path.insert(0, str(project))  # the snapshot's doclab, for the bash side's ledger cleanup
     bash_runs, bash_cleanups, engine_runs, engine_inner, engine_examples = (
         [],
         [],
@@ -147,7 +138,6 @@ def measure(project: Path, lab: Lab, reps: int) -> dict:
                 f"   rep {rep + 1}: bash {bash_runs[-1]:.2f}s (+{bash_cleanups[-1]:.2f}s cleanup), doclab {engine_runs[-1]:.2f}s"
             )
     finally:
-        sys.path.remove(str(project))
         report.unlink(missing_ok=True)
     bash = median(bash_runs)
     bash_with_cleanup = median([a + b for a, b in zip(bash_runs, bash_cleanups, strict=True)])

@@ -31,3 +31,14 @@ def inventory(client: docker.DockerClient) -> dict[str, set[str]]:
         "volumes": {v["Name"] for v in api.volumes().get("Volumes") or []},
         "networks": {n["Name"] for n in api.networks()},
     }
+
+
+def facts(cache_dir: Path | None = None, use_lab_cache: bool = False):
+    """The lab's facts for an engine under test: its own cache folder (or none), unless it asks for the lab's."""
+    import dataclasses
+
+    from doclab.compose import lab_facts
+    from doclab.config import Settings
+
+    found = lab_facts(Settings.from_env())
+    return found if use_lab_cache else dataclasses.replace(found, cache_dir=cache_dir)

@@ -13,8 +13,10 @@ from doclab.errors import DoclabError
 STATUSES = ("passed", "failed", "skipped", "cached")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Result:
+    """One example's verdict, built once by the checker from the runner's Outcome."""
+
     path: str
     kind: str
     status: str
