@@ -40,6 +40,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 import yaml
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -63,7 +64,7 @@ class _AnyTagLoader(yaml.SafeLoader):
     """mkdocs.yml has !!python/name tags: read them as plain values."""
 
 
-_AnyTagLoader.add_multi_constructor("", lambda loader, suffix, node: None)
+_AnyTagLoader.add_multi_constructor("", lambda *_: None)
 CONFIG = yaml.load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"), Loader=_AnyTagLoader)
 SITE_URL = CONFIG["site_url"]
 SUBPATH = urlsplit(SITE_URL).path  # "/docker-notes/": served there, as on GitHub Pages
@@ -318,42 +319,56 @@ PAGE_FACTS = """
 """
 
 
+# Chromium aborts loads when the host's network changes, as when a lab daemon creates a bridge
+# during the suite: a page that met that is visited again (it says nothing about the site).
+NETWORK_CHANGED = "ERR_NETWORK_CHANGED"
+
+
+def _open(browser, url: str):
+    """A page loading url in its own context (a cold cache, as a first-time reader has)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    problems: list[str] = []
+    responses: list = []
+    _collect_problems(page, problems)
+    page.on("response", lambda r: responses.append(r))  # noqa: PLW0108 -- Playwright cannot wrap a builtin
+    page.goto(url, wait_until="commit")
+    return context, page, problems, responses
+
+
+def _facts(page, problems, responses) -> dict:
+    page.wait_for_load_state("load")
+    page.wait_for_load_state("networkidle")  # late loads too: the search worker and its index
+    footer = page.locator(".doclab-verified")
+    return {
+        **page.evaluate(PAGE_FACTS),
+        "footer": [
+            (footer.nth(i).get_attribute("data-doclab-state"), footer.nth(i).inner_text().strip())
+            for i in range(footer.count())
+        ],
+        "problems": problems,
+        "urls": sorted({r.url for r in responses}),
+    }
+
+
 @pytest.fixture(scope="module")
 def sweep(browser, base_url):
-    """Visit every page in both languages once, each with a cold cache (its own context), as a
-    first-time reader would; keep what each page logged, showed and weighed."""
+    """Visit every page in both languages once, each with a cold cache; keep what each page
+    logged, showed and loaded."""
     visits = {}
     targets = [(name, lang) for name in _page_names() for lang in ("zh", "en")]
     for batch in range(0, len(targets), 4):  # four pages at a time
-        opened = []
-        for name, lang in targets[batch : batch + 4]:
-            context = browser.new_context(viewport={"width": 1280, "height": 900})
-            context.set_default_timeout(TIMEOUT_MS)
-            page = context.new_page()
-            problems: list[str] = []
-            responses: list = []
-            _collect_problems(page, problems)
-            page.on("response", lambda r, responses=responses: responses.append(r))
-            page.goto(base_url + _path(name, lang), wait_until="commit")
-            opened.append((name, lang, context, page, problems, responses))
-        for name, lang, context, page, problems, responses in opened:
-            page.wait_for_load_state("load")
-            # late loads too: the search worker and its index
-            page.wait_for_load_state("networkidle")
-            footer = page.locator(".doclab-verified")
-            visits[(name, lang)] = {
-                **page.evaluate(PAGE_FACTS),
-                "footer": [
-                    (
-                        footer.nth(i).get_attribute("data-doclab-state"),
-                        footer.nth(i).inner_text().strip(),
-                    )
-                    for i in range(footer.count())
-                ],
-                "problems": problems,
-                "urls": sorted({r.url for r in responses}),
-            }
-        for *_, context, page, _problems, _responses in opened:
+        opened = [(key, *_open(browser, base_url + _path(*key))) for key in targets[batch : batch + 4]]
+        for key, context, page, problems, responses in opened:
+            visits[key] = _facts(page, problems, responses)
+            context.close()
+    for key in visits:
+        for _ in range(2):
+            if not any(NETWORK_CHANGED in problem for problem in visits[key]["problems"]):
+                break
+            context, page, problems, responses = _open(browser, base_url + _path(*key))
+            visits[key] = _facts(page, problems, responses)
             context.close()
     return visits
 
@@ -394,12 +409,12 @@ def test_footer_shows_the_verification_line_in_the_page_language(sweep, built_si
             wrong.append(f"{where}: state {state!r}, expected {mode!r}: {text}")
         n = len(examples)
         if lang == "zh":
-            marker = f"本页 {n} 个示例" + ("已于" if mode == "verified" else "在本次构建中未经验证")
+            marker = f"本页 {n} 个示例" + ("已于" if mode == "verified" else "在这次构建中没有经过验证")
             ok = text.startswith(marker) and "Docker Engine" in text if mode == "verified" else text.startswith(marker)
         else:
             ok = (
                 "verified on Docker Engine" in text if mode == "verified" else "not verified in this build" in text
-            ) and str(n) in text
+            ) and (str(n) in text or (n == 1 and text.startswith("The example")))
             ok = ok and not re.search(r"[\u4e00-\u9fff]", text)
         if not ok:
             wrong.append(f"{where}: {text!r}")
@@ -575,7 +590,7 @@ def _search(page, base_url: str, lang: str, term: str) -> list[dict]:
     box.press("End")  # material searches on keyup, as when a person types
     try:
         page.locator(".md-search-result__item").first.wait_for(state="visible")
-    except Exception:
+    except PlaywrightTimeout:
         meta = page.locator(".md-search-result__meta").inner_text()
         pytest.fail(f"search {term!r} on {start}: no results ({meta})", pytrace=False)
     return page.evaluate(SEARCH_RESULTS)
@@ -904,7 +919,7 @@ def test_inline_flags_do_not_break(browser, base_url):
     page = context.new_page()
     split, seen = [], 0
     try:
-        for name in _pick(["container-commands", "image-commands", "instructions", "dockerfile"], 99):
+        for name in _pick(["container-commands", "image-commands", "instructions"], 3):
             for lang in ("zh", "en"):
                 page.goto(base_url + _path(name, lang))
                 found = page.evaluate(

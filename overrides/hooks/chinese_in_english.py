@@ -40,11 +40,11 @@ def _is_english(config) -> bool:
     return getattr(i18n, "current_language", None) == "en"
 
 
-def on_post_page(output, page, config, **kwargs):
+def on_post_page(output, *, config, **_):
     return mark_chinese(output) if _is_english(config) else output
 
 
-def on_post_template(output, template_name, config, **kwargs):
+def on_post_template(output, *, template_name, config, **_):
     if template_name == "404.html" and _is_english(config):
         return mark_chinese(output)
     return output

@@ -45,7 +45,7 @@ FENCE_MARKDOWN = re.compile(r"^```mermaid[^\n]*\n(.*?)^```", re.DOTALL | re.MULT
 FONT_SIZE = re.compile(r"font-size:\s*([\d.]+)px")
 VIEWBOX = re.compile(r'viewBox="[-\d.]+ [-\d.]+ ([\d.]+) [\d.]+"')
 
-_unavailable_warned = False
+_warned: set[str] = set()  # each reason why diagrams cannot render, said once a build process
 
 
 def _renderer_version() -> str:
@@ -130,7 +130,7 @@ def _line_of(page, source: str) -> str:
     return f"docs/{page.file.src_uri}"
 
 
-def on_pre_build(config, **kwargs):
+def on_pre_build(*, config, **_):
     """Render every uncached diagram of docs/ in one browser, before the pages ask one by one."""
     if _why_unavailable():
         return
@@ -146,16 +146,15 @@ def on_pre_build(config, **kwargs):
         log.warning(f"diagrams: {error}; the pages will try again one by one")
 
 
-def on_page_content(html_text, page, config, files, **kwargs):
-    global _unavailable_warned
+def on_page_content(html_text, *, page, **_):
     sources = [html.unescape(m.group(1)).strip() for m in FENCE_HTML.finditer(html_text)]
     if not sources:
         return html_text
     why = _why_unavailable()
     if why:
-        if not _unavailable_warned:
+        if why not in _warned:
             log.warning(f"diagrams: {why}; diagrams are shown as their source")
-            _unavailable_warned = True
+            _warned.add(why)
         return html_text
     version = _renderer_version()
     keys = {_key(s, version): s for s in sources}

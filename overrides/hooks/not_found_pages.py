@@ -22,7 +22,7 @@ def _default_language(config) -> str | None:
     return getattr(i18n, "default_language", None)
 
 
-def on_post_template(output, template_name, config, **kwargs):
+def on_post_template(output, *, template_name, config, **_):
     if template_name != "404.html":
         return output
     lang = _language(config)

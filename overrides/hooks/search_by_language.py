@@ -85,7 +85,7 @@ def _fix_worker_segmentation(site_dir: Path) -> None:
 
 
 @event_priority(-200)  # after mkdocs-static-i18n (-100) has written the index of all languages
-def on_post_build(config, **kwargs):
+def on_post_build(*, config, **_):
     site_dir = Path(config.site_dir)
     _split_index(site_dir)
     _fix_worker_segmentation(site_dir)

@@ -14,5 +14,5 @@ MAX_CHARS = 32
 SHORT_INLINE_CODE = re.compile(rf"<code>([^<\s]{{1,{MAX_CHARS}}})</code>")
 
 
-def on_page_content(html, page, config, files, **kwargs):
+def on_page_content(html, **_):
     return SHORT_INLINE_CODE.sub(r'<code class="doclab-nowrap">\1</code>', html)
