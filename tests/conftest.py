@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, mkdocs_build
+from tests.helpers import ROOT, inventory, mkdocs_build
 
 ARTIFACTS = ROOT / "test-artifacts"
 
@@ -97,18 +97,13 @@ def _lab_hosts() -> list[str]:
 
 
 def _inventory(host: str) -> dict[str, set[str]]:
+    """Names only: image IDs come and go with builds the examples are allowed to leave in the build cache."""
     from contextlib import closing
 
     import docker
 
     with closing(docker.DockerClient(base_url=host, timeout=60)) as client:
-        api = client.api
-        return {
-            "containers": {c["Names"][0].lstrip("/") for c in api.containers(all=True)},
-            "tags": {t for i in api.images() for t in (i.get("RepoTags") or []) if t != "<none>:<none>"},
-            "volumes": {v["Name"] for v in api.volumes().get("Volumes") or []},
-            "networks": {n["Name"] for n in api.networks()},
-        }
+        return {kind: names for kind, names in inventory(client).items() if kind != "images"}
 
 
 def _remove_precious(client) -> None:

@@ -19,6 +19,7 @@ import pytest
 
 from doclab import lab
 from doclab.lab import registry
+from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
@@ -35,12 +36,6 @@ def doclab(*args: str, env: dict | None = None, timeout: int = 600) -> subproces
         stdin=subprocess.DEVNULL,
         check=False,
     )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def one_line(text: str) -> str:
@@ -109,8 +104,15 @@ def test_facts_name_the_verification_daemons_not_the_playground(main_lab):
     facts = lab.facts(jobs=2)
     assert facts.playground_host == lab.docker_host(0)
     assert facts.verification_hosts == (lab.docker_host(1), lab.docker_host(2))
-    assert {"busybox:latest", "hello-world:latest", "debian:bookworm-slim", "python:3.11-slim", "nginx:latest",
-            "httpd:latest", "registry:2"} <= set(facts.base_images)
+    assert {
+        "busybox:latest",
+        "hello-world:latest",
+        "debian:bookworm-slim",
+        "python:3.11-slim",
+        "nginx:latest",
+        "httpd:latest",
+        "registry:2",
+    } <= set(facts.base_images)
     assert facts.versions["engine"].startswith("26.1") and facts.versions["buildx"] and facts.versions["compose"]
 
 
@@ -225,15 +227,28 @@ def test_state_on_overlayfs_is_one_line_naming_the_fix(tmp_path):
     for folder in ("lower", "upper", "work", "merged"):
         (tmp_path / folder).mkdir()
     mount = subprocess.run(
-        ["mount", "-t", "overlay", "overlay", "-o",
-         f"lowerdir={tmp_path}/lower,upperdir={tmp_path}/upper,workdir={tmp_path}/work", str(tmp_path / "merged")],
-        capture_output=True, text=True, check=False,
+        [
+            "mount",
+            "-t",
+            "overlay",
+            "overlay",
+            "-o",
+            f"lowerdir={tmp_path}/lower,upperdir={tmp_path}/upper,workdir={tmp_path}/work",
+            str(tmp_path / "merged"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if mount.returncode != 0:
         pytest.skip(f"cannot mount overlayfs here: {mount.stderr.strip()}")
     try:
-        env = {"DOCLAB_STATE": str(tmp_path / "merged/state"), "DOCLAB_RUN": "/run/dlt-ovl",
-               "DOCLAB_INDEX": "43", "DOCLAB_REGISTRY_PORT": str(free_port())}
+        env = {
+            "DOCLAB_STATE": str(tmp_path / "merged/state"),
+            "DOCLAB_RUN": "/run/dlt-ovl",
+            "DOCLAB_INDEX": "43",
+            "DOCLAB_REGISTRY_PORT": str(free_port()),
+        }
         run = doclab("up", "--quiet", env=env)
         assert run.returncode == 1
         line = one_line(run.stderr)
@@ -352,9 +367,16 @@ def test_a_system_dockerd_keeps_its_bridge_and_container(instance, tmp_path):
     socket_path = run_dir / "docker.sock"
     for folder in (home, run_dir):
         folder.mkdir(parents=True, exist_ok=True)
-    argv = [str(chain / "dockerd"), f"--data-root={home}/data", f"--exec-root={run_dir}/exec",
-            f"--pidfile={run_dir}/dockerd.pid", f"--host=unix://{socket_path}", "--iptables=false",
-            "--containerd-namespace=sysd-test", "--containerd-plugins-namespace=sysd-test-plugins"]
+    argv = [
+        str(chain / "dockerd"),
+        f"--data-root={home}/data",
+        f"--exec-root={run_dir}/exec",
+        f"--pidfile={run_dir}/dockerd.pid",
+        f"--host=unix://{socket_path}",
+        "--iptables=false",
+        "--containerd-namespace=sysd-test",
+        "--containerd-plugins-namespace=sysd-test-plugins",
+    ]
     env = {**os.environ, "PATH": f"{chain}:/usr/sbin:/usr/bin:/sbin:/bin"}
     with (home / "dockerd.log").open("wb") as log_file:
         system = subprocess.Popen(argv, env=env, stdout=log_file, stderr=log_file, start_new_session=True)
@@ -395,3 +417,35 @@ def test_a_system_dockerd_keeps_its_bridge_and_container(instance, tmp_path):
         subprocess.run(["umount", "-R", f"{run_dir}/exec"], capture_output=True, check=False)
         shutil.rmtree(home, ignore_errors=True)
         shutil.rmtree(run_dir, ignore_errors=True)
+
+
+# --- nothing on the playground changes a verdict -----------------------------------------------------
+
+LISTING = ("docker ps -a", "docker volume ls", "docker network ls", "docker images")
+
+
+def test_foreign_things_on_the_playground_change_no_verdict(main_lab, tmp_path):
+    """What `eval "$(doclab env)"` invites: a container, a tag, a volume and a network of a person's own on
+    the playground. Examples that list those kinds of things still pass: they run on a verification daemon."""
+    chosen = []
+    for needle in LISTING:
+        for example in sorted((ROOT / "snippets").rglob("*.console")):
+            if needle in example.read_text() and example not in chosen:
+                chosen.append(example)
+                break
+    assert len(chosen) >= 3, chosen
+    box = main_lab.containers.create("busybox", "sleep 60", name="someones-box")
+    volume = main_lab.volumes.create("someones-volume")
+    network = main_lab.networks.create("someones-net")
+    main_lab.images.get("busybox:latest").tag("someone/busybox", "mine")
+    try:
+        run = doclab("check", "--no-cache", "--report", str(tmp_path / "report.json"), *map(str, chosen))
+        assert run.returncode == 0, run.stdout + run.stderr
+        report = json.loads((tmp_path / "report.json").read_text())
+        assert {r["status"] for r in report["examples"]} == {"passed"}, report["examples"]
+        assert all(r["daemon"] != lab.docker_host(0) for r in report["examples"])
+    finally:
+        box.remove(force=True)
+        volume.remove(force=True)
+        network.remove()
+        main_lab.images.remove("someone/busybox:mine", noprune=True)

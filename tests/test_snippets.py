@@ -16,7 +16,7 @@ import pytest
 from pytest_examples import CodeExample
 
 from doclab.engine import Checker, discover
-from tests.labhost import ROOT, ensure_lab, facts
+from tests.helpers import ROOT, ensure_lab, facts
 
 SNIPPETS = ROOT / "snippets"
 EXAMPLES = discover([SNIPPETS])

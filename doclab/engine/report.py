@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -41,6 +42,7 @@ class Report:
     started_at: str = ""
     finished_at: str = ""
     seconds: float = 0.0
+    versions: dict[str, str] = field(default_factory=dict)  # the lab's: engine, cli, buildx, compose, ...
 
     def counts(self) -> dict[str, int]:
         return {status: sum(r.status == status for r in self.results) for status in STATUSES}
@@ -67,6 +69,7 @@ class Report:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "seconds": round(self.seconds, 3),
+            "versions": self.versions,
             "summary": self.counts() | {"total": len(self.results), "executed": self.executed},
             "examples": [asdict(r) | {"seconds": round(r.seconds, 3)} for r in self.results],
         }
@@ -79,10 +82,8 @@ class Report:
             tmp.write_text(json.dumps(self.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
             os.replace(tmp, path)
         except OSError as error:
-            try:
+            with contextlib.suppress(OSError):
                 tmp.unlink(missing_ok=True)
-            except OSError:
-                pass
             raise DoclabError(
                 f"cannot write the report to {path}: {error.strerror or error} (choose another path with --report)"
             ) from None
@@ -98,6 +99,7 @@ class Report:
             started_at=data.get("started_at", ""),
             finished_at=data.get("finished_at", ""),
             seconds=data.get("seconds", 0.0),
+            versions={str(k): str(v) for k, v in (data.get("versions") or {}).items()},
         )
 
 

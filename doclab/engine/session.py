@@ -98,7 +98,6 @@ class VerificationSession:
     facts: Callable[[], LabFacts] | None = None  # the lab's facts, asked for only when examples run
     mode: Mode = "auto"
     snippets: str = "snippets"  # examples must be files inside this folder of the root
-    docker_host: str | None = None
     jobs: int = 1
     report_file: Path = Path(".doclab/report.json")  # what `doclab check` wrote, read when mode == "report"
     on_result: Callable[[Result], None] | None = None  # progress, one call per example run
@@ -117,6 +116,7 @@ class VerificationSession:
                 versions = self._read_report(report, examples)
             elif self.mode == "auto":
                 self._run(report, examples)
+                versions = report.versions
         except DoclabError as error:  # no daemon (DaemonUnavailable) included: the recorded output is shown
             report.results, why_not = list(results), str(error)
         if not why_not:
@@ -163,7 +163,9 @@ class VerificationSession:
     def _run(self, report: Report, examples: dict[str, Example]) -> None:
         if self.facts is None:
             raise DoclabError("no lab to run the examples on (the session was given no lab facts)")
-        checker = Checker(self.facts(), docker_host=self.docker_host, jobs=self.jobs, on_result=self.on_result)
+        facts = self.facts()
+        checker = Checker(facts, jobs=self.jobs, on_result=self.on_result)  # facts.hosts: never the playground
+        report.versions = dict(facts.versions)
         report.docker_host = checker.docker_host or ""
         report.daemon_version = checker.probe()  # DaemonUnavailable: one line, nothing ran
         todo = []
@@ -192,7 +194,6 @@ class VerificationSession:
             raise DoclabError(f"{self.report_file}: no report to render; run `doclab check` first")
         try:
             written = Report.read(file)
-            versions = json.loads(file.read_text(encoding="utf-8")).get("versions") or {}
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise DoclabError(f"{self.report_file}: not a doclab report ({error}); run `doclab check` again") from None
         report.daemon_version, report.docker_host = written.daemon_version, written.docker_host
@@ -201,7 +202,7 @@ class VerificationSession:
             path = self._relative(result.path)
             if path in examples:
                 report.results.append(replace(result, path=path))
-        return {str(k): str(v) for k, v in dict(versions).items()}
+        return written.versions
 
     def _relative(self, path: str) -> str:
         """The engine reports paths as given; the site keys them relative to the project root."""
