@@ -41,7 +41,7 @@ def site_build(project_root, lab_docker_host, build_site, artifacts_dir):
     rc, output = build_site(
         project_root,
         "--strict",
-        env={"DOCKER_HOST": lab_docker_host, "DOCLAB_REQUIRE_VERIFY": "1"},
+        env={"DOCLAB_HOSTS": lab_docker_host, "DOCLAB_REQUIRE_VERIFY": "1"},
         log=artifacts_dir / "build-1.log",
     )
     report = project_root / "site" / "verification.json"
@@ -128,7 +128,6 @@ def test_check_then_report_build_is_the_same_verified_site(build_site, tmp_path,
         env={
             "DOCLAB_VERIFY": "report",
             "DOCLAB_REQUIRE_VERIFY": "1",
-            "DOCKER_HOST": NO_DAEMON,
             "DOCLAB_HOSTS": NO_DAEMON,
         },
         log=artifacts_dir / "build-from-report.log",
@@ -193,7 +192,7 @@ def test_second_build_runs_nothing(site_dir, project_root, lab_docker_host, buil
     rc, output = build_site(
         project_root,
         "--strict",
-        env={"DOCKER_HOST": lab_docker_host, "DOCLAB_REQUIRE_VERIFY": "1"},
+        env={"DOCLAB_HOSTS": lab_docker_host, "DOCLAB_REQUIRE_VERIFY": "1"},
         log=artifacts_dir / "build-2.log",
     )
     assert rc == 0, output[-6000:]
@@ -233,9 +232,19 @@ def _parse(path: Path, cache: dict) -> _Links:
     return cache[path]
 
 
+# the 404 pages link absolutely under site_url's path (MkDocs does so for error pages)
+SITE_PATH = urlsplit(
+    re.search(
+        r"^site_url:\s*(\S+)", (Path(__file__).parent.parent / "mkdocs.yml").read_text(encoding="utf-8"), re.MULTILINE
+    ).group(1)
+).path
+
+
 def _target(site: Path, page: Path, url: str) -> Path | None:
     parts = urlsplit(url)
-    if parts.path.startswith("/"):
+    if parts.path.startswith(SITE_PATH):
+        base = site / unquote(parts.path[len(SITE_PATH) :])
+    elif parts.path.startswith("/"):
         base = site / unquote(parts.path.lstrip("/"))
     elif parts.path:
         base = (page.parent / unquote(parts.path)).resolve()
@@ -300,7 +309,7 @@ def test_failing_example_fails_the_strict_build(project_root, lab_docker_host, b
     rc, output = build_site(
         mini,
         "--strict",
-        env={"DOCKER_HOST": lab_docker_host, "DOCLAB_REQUIRE_VERIFY": "1"},
+        env={"DOCLAB_HOSTS": lab_docker_host, "DOCLAB_REQUIRE_VERIFY": "1"},
         log=artifacts_dir / "build-failing-example.log",
     )
     assert rc != 0, output[-3000:]
@@ -327,7 +336,7 @@ def test_missing_example_is_one_error_per_page(project_root, build_site, tmp_pat
 
 def test_without_daemon_warns_once_and_make_build_fails(project_root, build_site, tmp_path):
     mini = mini_project(tmp_path / "project")
-    rc, output = build_site(mini, env={"DOCKER_HOST": NO_DAEMON})
+    rc, output = build_site(mini, env={"DOCLAB_HOSTS": NO_DAEMON})
     assert rc == 0, output[-3000:]
     warnings = [line for line in output.splitlines() if line.startswith("WARNING") and "doclab" in line]
     assert len(warnings) == 1 and "not verified" in warnings[0], warnings
@@ -335,6 +344,6 @@ def test_without_daemon_warns_once_and_make_build_fails(project_root, build_site
     assert "doclab-verified--unverified" in html
     assert "hello from a verified example" in html
 
-    rc, output = build_site(mini, "--strict", env={"DOCKER_HOST": NO_DAEMON, "DOCLAB_REQUIRE_VERIFY": "1"})
+    rc, output = build_site(mini, "--strict", env={"DOCLAB_HOSTS": NO_DAEMON, "DOCLAB_REQUIRE_VERIFY": "1"})
     assert rc != 0
     assert "not verified" in output

@@ -170,7 +170,9 @@ def term_violations(markdown: str, lang: str, rules: list[Rule], name: str) -> l
             if rule.preferred:
                 checked = checked.replace(rule.preferred, "□")
             if rule.pattern.search(checked):
-                problems.append(f'{name}:{number}: "{rule.variant}" is ruled out by docs/glossary.yml -> {rule.preferred}')
+                problems.append(
+                    f'{name}:{number}: "{rule.variant}" is ruled out by docs/glossary.yml -> {rule.preferred}'
+                )
     return problems
 
 
@@ -219,7 +221,9 @@ def test_term_check_catches_a_ruled_out_variant():
     bad = "把镜像推送到私有 registry。\n\n```console\n$ docker info | grep Registry\n```\n"
     problems = term_violations(bad, "zh", rules, "bad.zh.md")
     assert problems == ['bad.zh.md:1: "registry" is ruled out by docs/glossary.yml -> 镜像仓库'], problems
-    assert not term_violations("推送到 `registry` 的 [镜像仓库](registry.md)，即镜像仓库（registry）。", "zh", rules, "ok")
+    assert not term_violations(
+        "推送到 `registry` 的 [镜像仓库](registry.md)，即镜像仓库（registry）。", "zh", rules, "ok"
+    )
 
 
 # ---------------------------------------------------------------- the built site

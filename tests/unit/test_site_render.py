@@ -43,7 +43,7 @@ def _footer(html: str) -> str:
 def report_site(tmp_path_factory) -> tuple[Path, str]:
     project = mini_project(tmp_path_factory.mktemp("render") / "project")
     _write_report(project, **VERSIONS)
-    rc, output = mkdocs_build(project, "--strict", env={"DOCLAB_VERIFY": "report", "DOCKER_HOST": NO_DAEMON})
+    rc, output = mkdocs_build(project, "--strict", env={"DOCLAB_VERIFY": "report", "DOCLAB_HOSTS": NO_DAEMON})
     assert rc == 0, output[-3000:]
     return project / "site", output
 
