@@ -72,7 +72,7 @@ class TableWorld:
     def image_is_foreign(self, image_id):
         return image_id in ("i-busybox", "i-precious")
 
-    def prune_candidates(self, kind, call):
+    def prune_candidates(self, kind, _call):
         return [("container theirs", "")] if kind == "containers" else []
 
     def realpath(self, path):

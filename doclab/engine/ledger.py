@@ -312,7 +312,7 @@ def give_to(scratch: Path, uid: int) -> None:
             os.lchown(os.path.join(folder, name), uid, uid)
 
 
-def open_session(
+def open_session(  # noqa: PLR0913, PLR0917 -- the session's fields, each from a different owner
     hooks: SandboxHooks, host: str, scratch: Path, example: str, before: Snapshot, restorable: set[str]
 ) -> None:
     hooks.open_session(

@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import time
 import urllib.request
+from http import HTTPStatus
 from pathlib import Path
 
 from doclab.errors import DoclabError
@@ -43,10 +44,10 @@ http:
 def port() -> int:
     """DOCLAB_SCRATCH_REGISTRY_PORT, else the mirror's port + 1000: one per lab instance, so parallel labs never
     share one (with the mirror on 4000, examples see the 127.0.0.1:5000 the pages show)."""
-    raw = os.environ.get("DOCLAB_SCRATCH_REGISTRY_PORT")
-    if raw:
-        return int(raw)
-    return paths.registry_port() + 1000
+    from doclab.config import Settings
+
+    chosen = Settings.from_env().scratch_registry_port
+    return chosen if chosen else paths.registry_port() + 1000
 
 
 def address() -> str:
@@ -86,7 +87,7 @@ def _pid() -> int | None:
 def answers() -> bool:
     try:
         with urllib.request.urlopen(f"http://{address()}/v2/", timeout=2) as response:
-            return response.status == 200
+            return response.status == HTTPStatus.OK
     except OSError:
         return False
 

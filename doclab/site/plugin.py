@@ -10,9 +10,10 @@ with the same config object, so the first on_files of a config is the one that v
 
 * on_startup: read the Settings once; the session, which remembers results across the
   languages and `mkdocs serve` rebuilds, lives as long as the plugin.
+* on_config: refuse pymdownx.snippets (includes are the engine's); create the session once.
 * on_files: find every include, verify, log the problems and one summary line, write the site report.
-* on_page_markdown: point each include past the example's header, report a missing example at
-  its line, render the report at the Verification page's placeholder, set the page's facts.
+* on_page_markdown: show each include as the engine parsed the example (engine/embeds.render_page),
+  render the report at the Verification page's placeholder, set the page's facts.
 * on_env: give the theme's templates the `doclab_text` filter.
 * on_page_content: console blocks' copy buttons copy only the commands.
 """
@@ -117,7 +118,7 @@ class DoclabPlugin(BasePlugin[DoclabConfig]):
             return markdown
         lang = page_language(page.file.src_uri)
         source = self._source(page, config)
-        markdown, examples = self._point_includes(markdown, source, lang)
+        markdown, examples = self._render_includes(markdown, source, lang)
         if PLACEHOLDER in markdown:
             markdown = markdown.replace(PLACEHOLDER, self._render_report(config, lang))
         if examples:
@@ -171,7 +172,7 @@ class DoclabPlugin(BasePlugin[DoclabConfig]):
             log.warning(f"doclab: {count} examples not verified: {site.why_not} (showing the recorded output)")
 
     # -- pages ---------------------------------------------------------------
-    def _point_includes(self, markdown: str, source: str, lang: str) -> tuple[str, list[str]]:
+    def _render_includes(self, markdown: str, source: str, lang: str) -> tuple[str, list[str]]:
         """Each include becomes the example as the engine parsed it (engine/embeds.render_page), so what a
         reader sees is what was judged; illustrations get their "not run" label. Problems were logged once
         by _verify; here a refused or missing example is only shown as such in place."""
