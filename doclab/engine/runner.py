@@ -474,9 +474,12 @@ class Checker:
         if self.facts.docker_bin is not None:
             env["PATH"] = f"{self.facts.docker_bin}:{env['PATH']}"
         if self.facts.cli_plugins is not None:
-            (home / ".docker").mkdir(exist_ok=True)
+            # Beside HOME, not in it: the example's home folder starts empty, as a reader's would look.
+            config_dir = home.parent / "docker-config"
+            config_dir.mkdir(exist_ok=True)
             config = {"cliPluginsExtraDirs": [str(self.facts.cli_plugins)]}
-            (home / ".docker" / "config.json").write_text(json.dumps(config))
+            (config_dir / "config.json").write_text(json.dumps(config))
+            env["DOCKER_CONFIG"] = str(config_dir)
         return env
 
 
