@@ -284,6 +284,7 @@ class SandboxHooks:
     close_session: Callable[[str], None]
     session_of_dead_run: Callable[[str], str | None]  # docker_host -> the example a crashed run left, or None
     scratch_registry: Callable[[], contextlib.AbstractContextManager]  # the registry examples push to, for a check
+    reap_scratch_registry: Callable[[], bool]  # stop and wipe the one a killed check left
     push_registries: Callable[[], list[str]]
 
 

@@ -177,6 +177,8 @@ class Checker:
     def reap(self) -> list[str]:
         """Remove what a killed checker left on the daemon(s). Returns what was removed."""
         removed: list[str] = []
+        if self.facts.sandbox is not None and self.facts.sandbox.reap_scratch_registry():
+            removed.append("the scratch registry of a killed check")
         for host in self.hosts:
             version = probe(host)
             context = DaemonContext(host, self._connect(host), version)
