@@ -314,6 +314,7 @@ PAGE_FACTS = """
     current_language: current ? current.getAttribute("hreflang") : null,
     unmarked_chinese: unmarked,
     scripts: [...document.scripts].map(s => s.src).filter(Boolean),
+    report_link: (a => a ? a.href : null)(document.querySelector(".doclab-verified a.doclab-verified__report")),
   };
 }
 """
@@ -418,6 +419,9 @@ def test_footer_shows_the_verification_line_in_the_page_language(sweep, built_si
             ok = ok and not re.search(r"[\u4e00-\u9fff]", text)
         if not ok:
             wrong.append(f"{where}: {text!r}")
+        link = visit["report_link"]
+        if not link or _norm(link) != _path("verification", lang):
+            wrong.append(f"{where}: the footer links to {link!r}, not the report in its language")
     assert checked, "no page with examples"
     assert not wrong, "\n".join(wrong)
 
