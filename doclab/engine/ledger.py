@@ -279,11 +279,13 @@ class SandboxHooks:
 
     admin_headers: Callable[[], dict[str, str]]
     example_uid: Callable[[str], int | None]  # docker_host -> uid; None: not a lab daemon with the plugin
+    example_cgroups: Callable[[str], list[str]]  # docker_host -> cgroup folders for the example's processes
     open_session: Callable[[str, dict], None]  # docker_host, session fields
     owned: Callable[[str], dict[str, list[str]]]  # docker_host -> kind -> ids
     close_session: Callable[[str], None]
     session_of_dead_run: Callable[[str], str | None]  # docker_host -> the example a crashed run left, or None
     scratch_registry: Callable[[], contextlib.AbstractContextManager]  # the registry examples push to, for a check
+    reap_scratch_registry: Callable[[], bool]  # stop and wipe the one a killed check left
     push_registries: Callable[[], list[str]]
 
 

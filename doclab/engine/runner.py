@@ -177,6 +177,8 @@ class Checker:
     def reap(self) -> list[str]:
         """Remove what a killed checker left on the daemon(s). Returns what was removed."""
         removed: list[str] = []
+        if self.facts.sandbox is not None and self.facts.sandbox.reap_scratch_registry():
+            removed.append("the scratch registry of a killed check")
         for host in self.hosts:
             version = probe(host)
             context = DaemonContext(host, self._connect(host), version)
@@ -464,7 +466,10 @@ class Checker:
         ledger.give_to(scratch, uid)
         # The lab's engine folder, read-only: its bin/ and cli-plugins/ are symlinks into it.
         tools = [str(p.parent) for p in (self.facts.docker_bin, self.facts.cli_plugins) if p is not None]
-        return Confinement(scratch=scratch, uid=uid, socket=socket, read_only=[*tools, *python_installations()])
+        cgroups = self.facts.sandbox.example_cgroups(host) if self.facts.sandbox is not None else []
+        return Confinement(
+            scratch=scratch, uid=uid, socket=socket, read_only=[*tools, *python_installations()], cgroups=cgroups
+        )
 
     def _environment(self, home: Path, docker_host: str) -> dict[str, str]:
         """The scrubbed environment, with the lab's docker CLI and its plugins (buildx, compose) first."""

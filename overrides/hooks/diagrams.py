@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 RENDERER = ROOT / "tools" / "diagrams" / "render.mjs"
 CLI_PACKAGE = ROOT / "node_modules" / "@mermaid-js" / "mermaid-cli" / "package.json"
 CACHE = ROOT / ".cache" / "diagrams"
-CHROMIUM = os.environ.get("DOCLAB_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = "/usr/bin/chromium"  # Debian's; tests/test_browser.py uses the same
 MIN_LABEL_PX = 12  # the smallest label size a reader gets on any screen
 
 # System fonts, as the site's theme (font: false): Noto Sans CJK where it is installed.
@@ -79,7 +79,7 @@ def _render(sources: dict[str, str]) -> dict[str, str | dict]:
         text=True,
         cwd=ROOT,
         timeout=600,
-        env={**os.environ, "DOCLAB_CHROMIUM": CHROMIUM, "DOCLAB_MERMAID_CONFIG": json.dumps(MERMAID_CONFIG)},
+        env={**os.environ, "MERMAID_CHROMIUM": CHROMIUM, "MERMAID_CONFIG": json.dumps(MERMAID_CONFIG)},
     )
     if run.returncode != 0:
         last = (run.stderr.strip().splitlines() or ["no output"])[-1]

@@ -4,8 +4,8 @@
 import { renderMermaid } from "@mermaid-js/mermaid-cli"
 import puppeteer from "puppeteer"
 
-const chromium = process.env.DOCLAB_CHROMIUM || "/usr/bin/chromium"
-const mermaidConfig = JSON.parse(process.env.DOCLAB_MERMAID_CONFIG || "{}")
+const chromium = process.env.MERMAID_CHROMIUM || "/usr/bin/chromium"
+const mermaidConfig = JSON.parse(process.env.MERMAID_CONFIG || "{}")
 
 const chunks = []
 for await (const chunk of process.stdin) chunks.push(chunk)

@@ -529,6 +529,9 @@ def _build(call, world, match) -> Decision:
 
 
 def _commit(call, world, match) -> Decision:
+    # Committing reads a container, but pauses it unless asked not to: pausing is the owner's business.
+    if call.param("pause").lower() not in ("0", "false"):
+        _owned_container(world, call.param("container"), "pause (commit)")
     repo = call.param("repo")
     if repo:
         _check_tag_write(_normalize_ref(f"{repo}:{call.param('tag') or 'latest'}"), world)
