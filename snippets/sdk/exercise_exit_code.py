@@ -1,0 +1,11 @@
+# doclab: images=busybox
+import docker
+
+client = docker.from_env()
+container = client.containers.run("busybox", ["sh", "-c", "echo working; exit 3"], detach=True)
+try:
+    result = container.wait()  # blocks until the main process ends
+    print(result["StatusCode"])
+    print(container.logs().decode().strip())
+finally:
+    container.remove()
