@@ -13,7 +13,7 @@ import traceback
 from pathlib import Path
 
 from bench import build, labup, overhead, parallel, scale
-from bench.util import MAIN_LAB, ROOT, bench_lab, copy_checkout, log
+from bench.util import MAIN_LAB, ROOT, Lab, bench_lab, copy_checkout, log
 
 WORK = Path("/var/tmp/doclab-bench")
 
@@ -47,15 +47,9 @@ def parse(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv=None) -> int:
-    args = parse(argv)
-    only = {int(x) for x in args.only.split(",") if x}
-    wanted = lambda n: not only or n in only
-    started = time.monotonic()
-    WORK.mkdir(parents=True, exist_ok=True)
-    project = copy_checkout(WORK / "project")
-    lab = bench_lab(WORK) if args.lab == "bench" else MAIN_LAB
-    results: dict = {
+def _header(args: argparse.Namespace, lab: Lab) -> dict:
+    """What the results are about: the checkout, the machine, the lab, the arguments."""
+    return {
         "checkout": {
             "commit": _git("rev-parse", "HEAD"),
             "dirty_files": len(_git("status", "--porcelain").splitlines()),
@@ -71,12 +65,23 @@ def main(argv=None) -> int:
         "figures": {},
         "errors": {},
     }
+
+
+def main(argv=None) -> int:
+    args = parse(argv)
+    only = {int(x) for x in args.only.split(",") if x}
+    wanted = lambda n: not only or n in only
+    started = time.monotonic()
+    WORK.mkdir(parents=True, exist_ok=True)
+    project = copy_checkout(WORK / "project")
+    lab = bench_lab(WORK) if args.lab == "bench" else MAIN_LAB
+    results = _header(args, lab)
     figures = results["figures"]
 
     def attempt(key: str, func):
         try:
             figures[key] = func()
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 -- a figure that breaks is recorded; the others still run
             results["errors"][key] = f"{type(error).__name__}: {error}"
             log(f"{key} failed:\n{traceback.format_exc()}")
 
@@ -103,20 +108,8 @@ def main(argv=None) -> int:
         if lab.name == "bench":
             log("down --purge of the bench instance")
             labup.down(project, lab)
-    # Figures 2 and 3 run every example as recorded, and some recordings name the main lab's registry
-    # (127.0.0.1:5000): they only pass on the main lab, so these two always use it.
     try:
-        if wanted(2) or wanted(3) or wanted(5):
-            up = labup.second_up(project, MAIN_LAB, workers=3, reps=1)  # --jobs 4 needs 3 workers
-            if "error" in up:
-                raise SystemExit(f"bench: the main lab is not up: {up['error']}")
-        if wanted(3) or wanted(2):  # the cold runs also fill the cache the warm build reads
-            attempt(
-                "3_parallel",
-                lambda: parallel.measure(project, MAIN_LAB, args.parallel_reps),
-            )
-        if wanted(2) or wanted(5):
-            attempt("2_build", lambda: build.measure(project, MAIN_LAB, args.reps, WORK))
+        _main_lab_figures(args, project, wanted, attempt)
     finally:
         shutil.rmtree(WORK, ignore_errors=True)
     results["total_seconds"] = round(time.monotonic() - started, 1)
@@ -126,6 +119,19 @@ def main(argv=None) -> int:
     log(f"wrote {out / 'results.md'} and {out / 'results.json'} in {results['total_seconds']}s")
     print((out / "results.md").read_text())
     return 1 if results["errors"] else 0
+
+
+def _main_lab_figures(args: argparse.Namespace, project: Path, wanted, attempt) -> None:
+    """Figures 2, 3 and 5. They run every example as recorded, and some recordings name the main lab's
+    registry (127.0.0.1:5000): they only pass on the main lab, so these always use it."""
+    if wanted(2) or wanted(3) or wanted(5):
+        up = labup.second_up(project, MAIN_LAB, workers=3, reps=1)  # --jobs 4 needs 3 workers
+        if "error" in up:
+            raise SystemExit(f"bench: the main lab is not up: {up['error']}")
+    if wanted(3) or wanted(2):  # the cold runs also fill the cache the warm build reads
+        attempt("3_parallel", lambda: parallel.measure(project, MAIN_LAB, args.parallel_reps))
+    if wanted(2) or wanted(5):
+        attempt("2_build", lambda: build.measure(project, MAIN_LAB, args.reps, WORK))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -22,52 +22,56 @@ _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 
 
-def _text(name: str, raw: str) -> str:
+class _Malformed(ValueError):
+    """A value a parser cannot take: the message follows "NAME='value' " and may use {name}."""
+
+
+def _text(raw: str) -> str:
     return raw
 
 
-def _path(name: str, raw: str) -> Path:
+def _path(raw: str) -> Path:
     return Path(raw)
 
 
-def _names(name: str, raw: str) -> tuple[str, ...]:
+def _names(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
-def _count(lowest: int, highest: int) -> Callable[[str, str], int]:
-    def parse(name: str, raw: str) -> int:
+def _count(lowest: int, highest: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
         try:
             value = int(raw)
         except ValueError:
             value = lowest - 1
         if not lowest <= value <= highest:
-            raise DoclabError(f"{name}={raw!r} is not a whole number from {lowest} to {highest}; unset it or fix it")
+            raise _Malformed(f"is not a whole number from {lowest} to {highest}; unset it or fix it")
         return value
 
     return parse
 
 
-def _flag(name: str, raw: str) -> bool:
-    value = raw.strip().lower()
+def _flag(raw: str) -> bool:
+    value = raw.lower()
     if value in _TRUE:
         return True
     if value in _FALSE:
         return False
-    raise DoclabError(f"{name}={raw!r} is neither 1 nor 0; unset it or set {name}=1 or {name}=0")
+    raise _Malformed("is neither 1 nor 0; unset it or set {name}=1 or {name}=0")
 
 
-def _verify(name: str, raw: str) -> Verify:
-    value = raw.strip().lower()
+def _verify(raw: str) -> Verify:
+    value = raw.lower()
     if value in _FALSE:
         return "off"
     if value in ("auto", *_TRUE):
         return "auto"
     if value == "report":
         return "report"
-    raise DoclabError(f"{name}={raw!r} is not one of auto, off, report; unset it or pick one of those")
+    raise _Malformed("is not one of auto, off, report; unset it or pick one of those")
 
 
-def _env(variable: str, parse: Callable[[str, str], Any]) -> dict[str, Any]:
+def _env(variable: str, parse: Callable[[str], Any]) -> dict[str, Any]:
     """A field's metadata: the variable it is read from and how (an empty variable counts as unset)."""
     return {"env": variable, "parse": parse}
 
@@ -99,13 +103,16 @@ class Settings:
         environ = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         for spec in fields(cls):
-            raw = environ.get(spec.metadata["env"], "")
-            if raw.strip():
-                values[spec.name] = spec.metadata["parse"](spec.metadata["env"], raw.strip())
+            name, raw = spec.metadata["env"], environ.get(spec.metadata["env"], "").strip()
+            if not raw:
+                continue
+            try:
+                values[spec.name] = spec.metadata["parse"](raw)
+            except _Malformed as error:
+                raise DoclabError(f"{name}={raw!r} " + str(error).format(name=name)) from None
         return cls(**values)
 
     @classmethod
     def variables(cls) -> dict[str, str]:
         """Variable name -> field name, in table order."""
         return {spec.metadata["env"]: spec.name for spec in fields(cls)}
-

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import ROOT, mkdocs_build
+
 ARTIFACTS = ROOT / "test-artifacts"
-# what hooks/doclab_hooks.py reads; each build test sets the ones it means
-HOOK_VARIABLES = ("DOCLAB_VERIFY", "DOCLAB_REQUIRE_VERIFY", "DOCLAB_JOBS")
 
 
 @pytest.fixture(scope="session")
@@ -50,33 +49,6 @@ def lab_docker_host() -> str:
             f"`python -m doclab env` printed no DOCKER_HOST (start the lab with `make lab`): {run.stderr.strip()}"
         )
     return match.group(1)
-
-
-def mkdocs_build(
-    cwd: Path,
-    *args: str,
-    env: dict | None = None,
-    log: Path | None = None,
-    timeout: int = 3600,
-):
-    """Run `mkdocs build` in cwd (the hooks and the jieba dictionary are found relative to it)."""
-    full_env = {k: v for k, v in os.environ.items() if k not in HOOK_VARIABLES}
-    full_env["NO_MKDOCS_2_WARNING"] = "1"
-    full_env.update(env or {})
-    run = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", *args],
-        cwd=cwd,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
-    output = run.stdout + run.stderr
-    if log is not None:
-        log.parent.mkdir(parents=True, exist_ok=True)
-        log.write_text(output, encoding="utf-8")
-    return run.returncode, output
 
 
 @pytest.fixture(scope="session")

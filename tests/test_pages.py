@@ -28,6 +28,7 @@ PAGES = (
     "dockerfile",
     "instructions",
     "registry",
+    "data-networking",
     "image-commands",
     "container-commands",
     "sdk",

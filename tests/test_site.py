@@ -10,15 +10,21 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
+
+from doclab.site.plugin import page_title
+from tests.helpers import FAILING, mini_project
 
 SUMMARY_RE = re.compile(r"doclab: (\d+) examples: (\d+) passed, (\d+) failed, (\d+) skipped, (\d+) cached in [\d.]+s")
 NO_DAEMON = "unix:///nonexistent.sock"
@@ -63,15 +69,16 @@ def test_strict_build_verifies_everything(site_build, site_dir):
     assert summaries[0][2] == "0"
 
 
-def test_verification_pages_list_every_example(site_dir):
+def test_verification_pages_list_every_page_by_title(site_dir, project_root):
     report = json.loads((site_dir / "verification.json").read_text(encoding="utf-8"))
-    for page in (
-        site_dir / "verification" / "index.html",
-        site_dir / "en" / "verification" / "index.html",
-    ):
+    for lang, page in (("zh", site_dir / "verification/index.html"), ("en", site_dir / "en/verification/index.html")):
         text = page.read_text(encoding="utf-8")
-        for result in report["examples"]:
-            assert f"<code>{result['path']}</code>" in text, f"{result['path']} missing from {page}"
+        for source, examples in report["pages"].items():
+            if examples and source.endswith(f".{lang}.md"):
+                title = page_title((project_root / source).read_text(encoding="utf-8"), "")
+                assert re.search(rf'<a href="[^"]*">{re.escape(html.escape(title, quote=False))}</a>', text), (
+                    f"{page}: no link titled {title!r} ({source})"
+                )
 
 
 def test_pages_with_examples_have_the_footer(site_dir):
@@ -85,6 +92,44 @@ def test_pages_with_examples_have_the_footer(site_dir):
         assert 'class="doclab-verified doclab-verified--verified"' in html, source
         marker = "个示例已于" if source.endswith(".zh.md") else "verified on Docker Engine"
         assert marker in html, source
+
+
+def _footers(site: Path) -> dict[str, str]:
+    found = {}
+    for page in sorted(site.rglob("*.html")):
+        match = re.search(r'<aside class="doclab-verified.*?</aside>', page.read_text(encoding="utf-8"), re.DOTALL)
+        if match:
+            found[page.relative_to(site).as_posix()] = " ".join(match.group(0).split())
+    return found
+
+
+def test_check_then_report_build_is_the_same_verified_site(
+    site_dir, project_root, lab_docker_host, build_site, tmp_path, artifacts_dir
+):
+    """The seam a move to another site generator keeps: verification is `doclab check`, which writes a
+    report; the site only renders it. With no daemon reachable, the report build still verifies."""
+    check = subprocess.run(
+        [sys.executable, "-m", "doclab", "check", "--quiet"],
+        cwd=project_root,
+        env=os.environ | {"DOCKER_HOST": lab_docker_host},
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        check=False,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    rc, output = build_site(
+        project_root,
+        "--strict",
+        "--site-dir",
+        str(tmp_path / "site"),
+        env={"DOCLAB_VERIFY": "report", "DOCLAB_REQUIRE_VERIFY": "1", "DOCKER_HOST": NO_DAEMON},
+        log=artifacts_dir / "build-from-report.log",
+    )
+    assert rc == 0, output[-3000:]
+    report = json.loads((tmp_path / "site" / "verification.json").read_text(encoding="utf-8"))
+    assert (report["verified"], report["source"]) == (True, "report")
+    assert _footers(tmp_path / "site") == _footers(site_dir)
 
 
 def test_console_copy_button_copies_only_commands(site_dir):
@@ -226,43 +271,8 @@ def test_external_links(project_root, build_site, tmp_path):
     assert not broken, "\n".join(broken)
 
 
-# ---------------------------------------------------------------- a small project copy
-
-FAILING = """$ docker image inspect --format '{{.Id}}' doclab-no-such-image:never
-sha256:0000000000000000000000000000000000000000000000000000000000000000
-"""
-PASSING = """$ echo hello from a verified example
-hello from a verified example
-"""
-
-
-def _mini_project(root: Path, dest: Path, example: str) -> Path:
-    """The project's build machinery, with one page pair embedding one example."""
-    for name in ("hooks", "overrides", "doclab"):
-        shutil.copytree(root / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(root / "docs" / "assets", dest / "docs" / "assets")
-    for lang in ("zh", "en"):
-        shutil.copy(root / "docs" / f"verification.{lang}.md", dest / "docs")
-    (dest / "snippets" / "probe").mkdir(parents=True)
-    (dest / "snippets" / "probe" / "example.console").write_text(example, encoding="utf-8")
-    (dest / "docs" / "index.zh.md").write_text("# 首页\n\n测试用的首页。\n", encoding="utf-8")
-    (dest / "docs" / "index.en.md").write_text("# Home\n\nA test home page.\n", encoding="utf-8")
-    for lang, title in (("zh", "探针"), ("en", "Probe")):
-        (dest / "docs" / f"probe.{lang}.md").write_text(
-            f'# {title}\n\n```console\n--8<-- "probe/example.console"\n```\n',
-            encoding="utf-8",
-        )
-    config = (root / "mkdocs.yml").read_text(encoding="utf-8")
-    config = (
-        config[: config.index("\nnav:")]
-        + "\nnav:\n  - 首页: index.md\n  - 探针: probe.md\n  - 验证报告: verification.md\n"
-    )
-    (dest / "mkdocs.yml").write_text(config, encoding="utf-8")
-    return dest
-
-
 def test_failing_example_fails_the_strict_build(project_root, lab_docker_host, build_site, tmp_path, artifacts_dir):
-    mini = _mini_project(project_root, tmp_path / "project", FAILING)
+    mini = mini_project(tmp_path / "project", FAILING)
     rc, output = build_site(
         mini,
         "--strict",
@@ -277,7 +287,7 @@ def test_failing_example_fails_the_strict_build(project_root, lab_docker_host, b
 
 
 def test_missing_example_is_one_error_per_page(project_root, build_site, tmp_path):
-    mini = _mini_project(project_root, tmp_path / "project", PASSING)
+    mini = mini_project(tmp_path / "project")
     (mini / "docs" / "probe.zh.md").write_text(
         '# 探针\n\n```console\n--8<-- "probe/nope.console"\n```\n', encoding="utf-8"
     )
@@ -292,7 +302,7 @@ def test_missing_example_is_one_error_per_page(project_root, build_site, tmp_pat
 
 
 def test_without_daemon_warns_once_and_make_build_fails(project_root, build_site, tmp_path):
-    mini = _mini_project(project_root, tmp_path / "project", PASSING)
+    mini = mini_project(tmp_path / "project")
     rc, output = build_site(mini, env={"DOCKER_HOST": NO_DAEMON})
     assert rc == 0, output[-3000:]
     warnings = [line for line in output.splitlines() if line.startswith("WARNING") and "doclab" in line]

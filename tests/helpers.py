@@ -1,0 +1,86 @@
+"""Helpers the test files share; fixtures that wrap them are in conftest.py."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from contextlib import closing
+from pathlib import Path
+
+from doclab.config import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+# the settings a site build reads; each build test sets the ones it means and inherits none
+SITE_VARIABLES = ("DOCLAB_VERIFY", "DOCLAB_REQUIRE_VERIFY", "DOCLAB_JOBS")
+assert set(SITE_VARIABLES) <= set(Settings.variables())
+
+
+def mkdocs_build(
+    cwd: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    log: Path | None = None,
+    timeout: int = 3600,
+) -> tuple[int, str]:
+    """Run `python -m mkdocs build` in cwd, the project root (its doclab, hooks and jieba dictionary)."""
+    full_env = {k: v for k, v in os.environ.items() if k not in SITE_VARIABLES}
+    full_env["NO_MKDOCS_2_WARNING"] = "1"
+    full_env.update(env or {})
+    run = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    output = run.stdout + run.stderr
+    if log is not None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(output, encoding="utf-8")
+    return run.returncode, output
+
+
+PASSING = """$ echo hello from a verified example
+hello from a verified example
+"""
+FAILING = """$ docker image inspect --format '{{.Id}}' doclab-no-such-image:never
+sha256:0000000000000000000000000000000000000000000000000000000000000000
+"""
+
+
+def mini_project(dest: Path, example: str = PASSING) -> Path:
+    """The project's build machinery (this checkout's), with one page pair embedding one example
+    (snippets/probe/example.console) and the Verification pages."""
+    for name in ("hooks", "overrides", "doclab"):
+        shutil.copytree(ROOT / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "docs" / "assets", dest / "docs" / "assets")
+    for lang in ("zh", "en"):
+        shutil.copy(ROOT / "docs" / f"verification.{lang}.md", dest / "docs")
+    (dest / "snippets" / "probe").mkdir(parents=True)
+    (dest / "snippets" / "probe" / "example.console").write_text(example, encoding="utf-8")
+    (dest / "docs" / "index.zh.md").write_text("# 首页\n\n测试用的首页。\n", encoding="utf-8")
+    (dest / "docs" / "index.en.md").write_text("# Home\n\nA test home page.\n", encoding="utf-8")
+    for lang, title in (("zh", "探针"), ("en", "Probe")):
+        (dest / "docs" / f"probe.{lang}.md").write_text(
+            f'# {title}\n\n```console\n--8<-- "probe/example.console"\n```\n', encoding="utf-8"
+        )
+    config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    config = (
+        config[: config.index("\nnav:")]
+        + "\nnav:\n  - 首页: index.md\n  - 探针: probe.md\n  - 验证报告: verification.md\n"
+    )
+    (dest / "mkdocs.yml").write_text(config, encoding="utf-8")
+    return dest
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with closing(socket.socket()) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
