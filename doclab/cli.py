@@ -1,4 +1,4 @@
-"""The thin command line: `doclab up|down|status|env|check|reap` (also `python -m doclab ...`)."""
+"""The thin command line: `doclab up|down|status|env|reset|check|reap` (also `python -m doclab ...`)."""
 
 from __future__ import annotations
 
@@ -14,15 +14,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     up = sub.add_parser("up", help="install if needed and start the lab daemon, the registry and the base images")
     up.add_argument("--quiet", action="store_true", help="no progress bars, only errors and the summary line")
-    up.add_argument("--workers", type=int, default=0, metavar="N", help="also start N isolated worker daemons")
+    up.add_argument(
+        "--workers", type=int, default=1, metavar="N", help="verification daemons to start besides the playground (1)"
+    )
 
     down = sub.add_parser("down", help="stop the lab daemons and the registry")
     down.add_argument("--purge", action="store_true", help="also delete the lab's state (images, registry data)")
 
     sub.add_parser("status", help="show the lab; exit non-zero when any part is down")
 
-    env = sub.add_parser("env", help="print `export DOCKER_HOST=...` for the lab daemon")
-    env.add_argument("--worker", type=int, default=0, metavar="N", help="the worker daemon to point at (0 = main)")
+    env = sub.add_parser("env", help="print the exports that point a terminal's docker at the lab's playground")
+    env.add_argument("--worker", type=int, default=0, metavar="N", help="the daemon to point at (0 = playground)")
+
+    sub.add_parser("reset", help="bring the verification daemons back to the base images alone")
 
     check = sub.add_parser("check", help="run the examples and verify their output")
     check.add_argument("paths", nargs="*", default=["snippets"], help="example files or folders (default: snippets)")

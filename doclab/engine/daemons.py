@@ -27,14 +27,24 @@ def state_dir() -> Path:
 
 
 def default_docker_host() -> str:
-    if os.environ.get("DOCKER_HOST"):
-        return os.environ["DOCKER_HOST"]
-    try:
-        from doclab import lab
+    """The first verification daemon: examples never run on the playground (worker 0) that
+    `doclab env` gives a terminal, whatever DOCKER_HOST says; DOCLAB_HOSTS names other daemons."""
+    from doclab import lab
 
-        return lab.docker_host(0)
-    except (ImportError, AttributeError):
-        return "unix:///run/doclab/0/docker.sock"
+    return lab.docker_host(1)
+
+
+def docker_bin() -> Path:
+    """The lab's docker CLI (the same version as its daemons), first on an example's PATH."""
+    from doclab import lab
+
+    return lab.facts().docker_bin
+
+
+def cli_plugins() -> Path:
+    from doclab import lab
+
+    return lab.facts().cli_plugins
 
 
 def base_images() -> list[str]:

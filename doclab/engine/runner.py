@@ -21,6 +21,8 @@ from doclab.engine.cache import ResultCache, cache_key
 from doclab.engine.daemons import (
     DaemonContext,
     base_images,
+    cli_plugins,
+    docker_bin,
     connect,
     daemon_alive,
     default_docker_host,
@@ -86,7 +88,7 @@ class Checker:
             return [self.docker_host]
         from doclab import lab
 
-        return [self.docker_host, *lab.worker_hosts(self.jobs - 1)]
+        return lab.worker_hosts(self.jobs)
 
     def run(self, paths: list[Path]) -> Report:
         started = time.monotonic()
@@ -336,6 +338,10 @@ class Checker:
         else:
             workdir.mkdir()
         env = scrubbed_env(home, context.docker_host)
+        # The lab's CLI first, and its buildx and compose plugins through the example's own config.json.
+        env["PATH"] = f"{docker_bin()}:{env['PATH']}"
+        (home / ".docker").mkdir()
+        (home / ".docker" / "config.json").write_text(json.dumps({"cliPluginsExtraDirs": [str(cli_plugins())]}))
         journal = Journal(state_dir() / "journal", context.docker_host)
         before = Snapshot.take(context.client)
         journal.begin(_rel(example.path), before)

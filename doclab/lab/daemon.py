@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import time
@@ -14,8 +15,7 @@ import docker.errors
 import requests
 
 from doclab.errors import DoclabError
-from doclab.lab import network, processes, registry
-from doclab.lab.engine_install import find_program
+from doclab.lab import dockerbin, network, processes, registry
 from doclab.lab.paths import DaemonPaths
 
 START_TIMEOUT = 60
@@ -25,7 +25,7 @@ def client(daemon: DaemonPaths, timeout: int = 120) -> docker.DockerClient:
     return docker.DockerClient(base_url=daemon.host, timeout=timeout)
 
 
-def config(daemon: DaemonPaths) -> dict:
+def config(daemon: DaemonPaths, chain: dockerbin.Toolchain) -> dict:
     settings = {
         "hosts": [daemon.host],
         "data-root": str(daemon.data_root),
@@ -35,6 +35,10 @@ def config(daemon: DaemonPaths) -> dict:
         "iptables": False,  # see doclab/lab/network.py
         "ip-forward": False,  # we set it ourselves, once
         "default-address-pools": [{"base": daemon.pool_net, "size": 24}],
+        # With address pools set and live-restore off, dockerd deletes the host's `docker0` link when it
+        # restarts (moby daemon_unix.go, "Clear stale bridge network"): that bridge belongs to the system
+        # dockerd. live-restore skips that; our stop() kills the containers itself.
+        "live-restore": True,
         "registry-mirrors": [f"http://{registry.address()}"],
         "storage-driver": "overlay2",
         "mtu": network.default_route_mtu(),
@@ -42,6 +46,10 @@ def config(daemon: DaemonPaths) -> dict:
         "containerd-namespace": daemon.namespace,
         "containerd-plugins-namespace": f"{daemon.namespace}-plugins",
         "cgroup-parent": daemon.namespace,
+        # Our own tini and docker-proxy, not whatever the host has on its PATH.
+        "init-path": chain.program("docker-init"),
+        "userland-proxy-path": chain.program("docker-proxy"),
+        "features": {"buildkit": True, "containerd-snapshotter": False},
     }
     if daemon.extra_config_file.exists():
         try:
@@ -93,16 +101,17 @@ def ensure_running(daemon: DaemonPaths) -> bool:
     _clear_stale(daemon)
     network.ensure_bridge(daemon)
     network.ensure_rules(daemon)
-    program = find_program("dockerd")
-    if program is None:
-        raise DoclabError("dockerd is not installed: apt-get install -y docker.io")
+    chain = dockerbin.toolchain()
     for folder in (daemon.home, daemon.data_root, daemon.run):
         folder.mkdir(parents=True, exist_ok=True)
-    daemon.config_file.write_text(json.dumps(config(daemon), indent=2) + "\n")
+    check_data_root(daemon)
+    daemon.config_file.write_text(json.dumps(config(daemon, chain), indent=2) + "\n")
     log_start = daemon.log_file.stat().st_size if daemon.log_file.exists() else 0
     with daemon.log_file.open("ab") as log:
         process = subprocess.Popen(
-            [program, "--config-file", str(daemon.config_file)],
+            [chain.program("dockerd"), "--config-file", str(daemon.config_file)],
+            # dockerd finds containerd, the shim and runc on PATH: the lab's own come first.
+            env={**os.environ, "PATH": chain.path_env("/usr/local/sbin:/usr/sbin:/sbin:/usr/bin:/bin")},
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
@@ -121,6 +130,18 @@ def ensure_running(daemon: DaemonPaths) -> bool:
     raise DoclabError(
         f"lab daemon {daemon.worker} did not answer within {START_TIMEOUT} s: {log_tail(daemon, log_start)}"
     )
+
+
+def check_data_root(daemon: DaemonPaths) -> None:
+    """overlay2 cannot stack on overlayfs (a job container's root): say so before dockerd does, in one line."""
+    kind = subprocess.run(
+        ["stat", "-f", "-c", "%T", str(daemon.data_root)], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    if kind == "overlayfs":
+        raise DoclabError(
+            f"the lab's data-root {daemon.data_root} is on overlayfs, where Docker's overlay2 storage cannot work: "
+            "mount a volume there or set DOCLAB_STATE to a folder on another filesystem (e.g. the workspace)"
+        )
 
 
 def log_tail(daemon: DaemonPaths, start: int = 0, lines: int = 3) -> str:

@@ -1,59 +1,67 @@
-"""The base images: built locally from the recipes, pushed to the lab registry under Docker Hub's
-names (library/...), and pulled through the mirror onto each lab daemon."""
+"""The base images: written reproducibly from the recipes, pushed to the lab registry under Docker Hub's
+names (library/...), and pulled through the mirror onto each lab daemon.
+
+A recipe is a folder under recipes/ with a recipe.json: its tags, how its root filesystem is made
+(busybox, hello-world, debian, or "from" another recipe plus Debian packages), its `docker history`
+rows and its image config. busybox and hello-world come out byte for byte the same on every machine;
+Debian-based images change when Debian publishes updates, so their digests and package versions are
+recorded in images.json for the report.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import re
 import shutil
 import subprocess
-import tempfile
-import time
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import docker
 import docker.errors
 
 from doclab.errors import DoclabError
-from doclab.lab import paths, registry
-from doclab.lab.engine_install import static_busybox
+from doclab.lab import dockerbin, layers, ociimage, paths, registry, rootfs
 from doclab.lab.progress import Reporter
 
 RECIPES = Path(__file__).parent / "recipes"
-SKIP_EXIT = 3  # a prepare.sh that cannot work on this host exits 3: the image is skipped
-LABEL_SOURCE = "org.opencontainers.image.source"
+# Every base image's `created`: fixed, so that the config (and so the image ID) is the same everywhere.
+EPOCH = 1735689600  # 2025-01-01T00:00:00Z
+FORMAT = 2  # bump when the way images are written changes: every image is then written again
 
 
 @dataclass(frozen=True)
 class Recipe:
     name: str
     folder: Path
-    tags: tuple[str, ...]  # "busybox:latest", ...; the first is the main one
-    parent: str | None  # the image of its FROM line, None for scratch
+    spec: dict = field(compare=False, hash=False)
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return tuple(self.spec["tags"])
+
+    @property
+    def parent(self) -> str | None:
+        return self.spec.get("from")
 
 
 def all_recipes() -> dict[str, Recipe]:
     found = {}
-    for folder in sorted(p for p in RECIPES.iterdir() if (p / "Dockerfile").exists()):
-        tags = tuple(line.strip() for line in (folder / "tags").read_text().splitlines() if line.strip())
-        base = re.search(
-            r"^FROM\s+(\S+)",
-            (folder / "Dockerfile").read_text(),
-            re.MULTILINE | re.IGNORECASE,
-        )
-        parent = base.group(1) if base and base.group(1) != "scratch" else None
-        found[folder.name] = Recipe(folder.name, folder, tags, parent)
+    for folder in sorted(p for p in RECIPES.iterdir() if (p / "recipe.json").is_file()):
+        try:
+            spec = json.loads((folder / "recipe.json").read_text())
+        except ValueError as error:
+            raise DoclabError(f"{folder / 'recipe.json'}: not valid JSON: {error}") from None
+        found[folder.name] = Recipe(folder.name, folder, spec)
     return found
 
 
-def selected_recipes() -> list[Recipe]:
-    """The recipes to seed (DOCLAB_IMAGES or all), parents included, parents first."""
+def selected_recipes(wanted_names: tuple[str, ...] = ()) -> list[Recipe]:
+    """The recipes to seed (`wanted_names` or all), parents included, parents first."""
     recipes = all_recipes()
-    by_tag = {tag: recipe for recipe in recipes.values() for tag in recipe.tags}
-    wanted = [name.strip() for name in os.environ.get("DOCLAB_IMAGES", "").split(",") if name.strip()] or list(recipes)
+    wanted = list(wanted_names) or list(recipes)
     ordered: list[Recipe] = []
 
     def visit(name: str) -> None:
@@ -61,9 +69,7 @@ def selected_recipes() -> list[Recipe]:
             raise DoclabError(f"DOCLAB_IMAGES names {name!r}, but there is no recipe {RECIPES / name}")
         recipe = recipes[name]
         if recipe.parent:
-            if recipe.parent not in by_tag:
-                raise DoclabError(f"recipe {name} is FROM {recipe.parent}, which no recipe builds")
-            visit(by_tag[recipe.parent].name)
+            visit(recipe.parent)
         if recipe not in ordered:
             ordered.append(recipe)
 
@@ -72,13 +78,16 @@ def selected_recipes() -> list[Recipe]:
     return ordered
 
 
-def recipe_hash(recipe: Recipe, parent_hash: str | None) -> str:
-    """Content hash of the recipe folder, chained to its parent image's hash."""
-    digest = hashlib.sha256()
+def wanted_images() -> tuple[str, ...]:
+    return tuple(name.strip() for name in os.environ.get("DOCLAB_IMAGES", "").split(",") if name.strip())
+
+
+def recipe_hash(recipe: Recipe, parent_hash: str, inputs: str) -> str:
+    """Content hash of the recipe folder, chained to its parent's and to what it is made from."""
+    digest = hashlib.sha256(f"{FORMAT}\0{EPOCH}\0{inputs}\0{parent_hash}\0".encode())
     for file in sorted(p for p in recipe.folder.rglob("*") if p.is_file()):
         digest.update(f"{file.relative_to(recipe.folder)}\0{file.stat().st_mode & 0o111:o}\0".encode())
         digest.update(file.read_bytes())
-    digest.update((parent_hash or "").encode())
     return digest.hexdigest()
 
 
@@ -93,9 +102,12 @@ def registry_repository(tag: str) -> str:
 
 def load_state() -> dict:
     try:
-        return json.loads(paths.images_state_file().read_text())
+        state = json.loads(paths.images_state_file().read_text())
+        if state.get("format") == FORMAT:
+            return state
     except (OSError, ValueError):
-        return {"images": {}, "skipped": {}}
+        pass
+    return {"format": FORMAT, "images": {}}
 
 
 def save_state(state: dict) -> None:
@@ -107,64 +119,54 @@ def save_state(state: dict) -> None:
 
 
 def base_images() -> list[str]:
-    """Every tag the lab seeds, e.g. ["busybox:latest", ...], without images skipped on this host."""
-    skipped = load_state().get("skipped", {})
-    return [tag for recipe in selected_recipes() if recipe.name not in skipped for tag in recipe.tags]
+    """Every tag the lab seeds, e.g. ["busybox:latest", ...]."""
+    return [tag for recipe in selected_recipes(wanted_images()) for tag in recipe.tags]
 
 
-def host_debian_mirror() -> tuple[str, str]:
-    """The Debian mirror (and security mirror) the host's apt uses, for debootstrap."""
-    mirror, security = (
-        "http://deb.debian.org/debian",
-        "http://deb.debian.org/debian-security",
-    )
-    texts = []
-    for file in [
-        Path("/etc/apt/sources.list"),
-        *sorted(Path("/etc/apt/sources.list.d").glob("*")),
-    ]:
-        if file.suffix in (".list", ".sources") and file.is_file():
-            texts.append(file.read_text(errors="replace"))
-    entries: list[tuple[str, list[str]]] = []
-    for text in texts:
-        for line in text.splitlines():  # one-line format: deb [opts] URI SUITE COMPONENTS
-            words = re.sub(r"\[[^]]*\]", "", line).split()
-            if len(words) >= 3 and words[0] == "deb":
-                entries.append((words[1], [words[2]]))
-        for stanza in re.split(r"\n\s*\n", text):  # deb822 format
-            fields = dict(re.findall(r"^(\w[\w-]*):\s*(.*)$", stanza, re.MULTILINE))
-            if "deb" in fields.get("Types", "").split() and "URIs" in fields:
-                entries.append((fields["URIs"].split()[0], fields.get("Suites", "").split()))
-    for uri, suites in entries:
-        if "bookworm" in suites:
-            mirror = uri.rstrip("/")
-        if "bookworm-security" in suites:
-            security = uri.rstrip("/")
-    return mirror, security
+def pinned() -> dict[str, str]:
+    """tag -> image ID of every base image the lab wrote: what a verification daemon must hold."""
+    records = load_state()["images"]
+    return {tag: record["image_id"] for record in records.values() for tag in record["tags"]}
 
 
 class Seeder:
-    """Builds what changed on the main daemon, pushes it, and leaves the daemon tidy."""
+    """Writes what changed, pushes it to the lab registry, and records digests and package versions."""
 
-    def __init__(self, client: docker.DockerClient, reporter: Reporter) -> None:
-        self.client = client
+    def __init__(self, reporter: Reporter) -> None:
         self.reporter = reporter
         self.registry = registry.address()
         self.state = load_state()
         self.built: list[str] = []
+        self.chain = dockerbin.toolchain()
+        self._images: dict[str, ociimage.Image] = {}
 
     def seed(self) -> list[str]:
-        hashes: dict[str, str] = {}  # by tag
-        for recipe in selected_recipes():
-            content_hash = recipe_hash(recipe, hashes.get(recipe.parent or ""))
-            hashes.update(dict.fromkeys(recipe.tags, content_hash))
-            if self.state.get("skipped", {}).get(recipe.name) == content_hash:
-                continue
-            if not self._is_current(recipe, content_hash):
-                self._build_and_push(recipe, content_hash)
-            if recipe.name in self.state["images"]:
-                self._ensure_on_daemon(recipe)
+        recipes = selected_recipes(wanted_images())
+        hashes: dict[str, str] = {}
+        todo: list[Recipe] = []
+        for recipe in recipes:
+            hashes[recipe.name] = recipe_hash(recipe, hashes.get(recipe.parent or "", ""), self._inputs(recipe))
+            if not self._is_current(recipe, hashes[recipe.name]):
+                todo.append(recipe)
+        # Roots first, then everything derived from them in parallel: each one is an apt-get in a chroot.
+        roots = [r for r in todo if not r.parent]
+        for recipe in roots:
+            self._write(recipe, hashes[recipe.name])
+        derived = [r for r in todo if r.parent]
+        for recipe in derived:  # a current parent's image is computed once, before the threads share it
+            parent = all_recipes()[recipe.parent or ""]
+            self._image(parent, rebuild=not self._tree(parent).is_dir())
+        if derived:
+            with ThreadPoolExecutor(max_workers=len(derived)) as pool:
+                for future in [pool.submit(self._write, r, hashes[r.name]) for r in derived]:
+                    future.result()
         return self.built
+
+    def _inputs(self, recipe: Recipe) -> str:
+        """What a recipe is made from besides its folder: busybox's package version."""
+        if recipe.spec.get("rootfs") == "busybox":
+            return self.chain.versions().get("packages", {}).get("busybox-static", "")
+        return ""
 
     def _is_current(self, recipe: Recipe, content_hash: str) -> bool:
         record = self.state["images"].get(recipe.name)
@@ -175,145 +177,92 @@ class Seeder:
             for tag in recipe.tags
         )
 
-    def _ensure_on_daemon(self, recipe: Recipe) -> None:
-        record = self.state["images"][recipe.name]
-        provision(self.client, recipe.tags, record["image_id"], self.reporter)
+    def _tree(self, recipe: Recipe) -> Path:
+        return paths.rootfs_cache() / recipe.name
 
-    def _build_and_push(self, recipe: Recipe, content_hash: str) -> None:
-        self._remove_helper_tags(recipe)
-        before = {image.id for image in self.client.images.list(all=True)}
-        with tempfile.TemporaryDirectory(prefix=f"doclab-{recipe.name}-", dir="/var/tmp") as context:
-            shutil.copytree(recipe.folder, context, dirs_exist_ok=True)
-            if (Path(context) / "prepare.sh").exists():
-                title = "debootstrap bookworm (minbase)" if recipe.name == "debian" else f"prepare {recipe.name}"
-                with self.reporter.step(title):
-                    if not self._prepare(recipe, Path(context)):
-                        self.state.setdefault("skipped", {})[recipe.name] = content_hash
-                        save_state(self.state)
-                        return
-            with self.reporter.step(f"build {recipe.tags[0]}"):
-                try:
-                    image_id = self._build(recipe, Path(context))
-                except DoclabError:
-                    self._remove_new_dangling(before)
-                    raise
-        with self.reporter.step(f"push {', '.join(recipe.tags)}"):
-            digest = self._push(recipe, image_id)
-        self.state.setdefault("skipped", {}).pop(recipe.name, None)
-        self.state["images"][recipe.name] = {
+    def _write(self, recipe: Recipe, content_hash: str) -> None:
+        with self.reporter.step(f"write {recipe.tags[0]}"):
+            image = self._image(recipe, rebuild=True)
+            for tag in recipe.tags:
+                ociimage.push(self.registry, registry_repository(tag), [split(tag)[1]], image)
+        record = {
             "hash": content_hash,
             "tags": list(recipe.tags),
-            "digest": digest,
-            "image_id": image_id,
-            "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "digest": image.digest,
+            "image_id": image.image_id,
+            "packages": _package_versions(self._tree(recipe)),
         }
+        self.state["images"][recipe.name] = record
         save_state(self.state)
         self.built.append(recipe.tags[0])
 
-    def _prepare(self, recipe: Recipe, context: Path) -> bool:
-        mirror, security = host_debian_mirror()
-        env = {
-            **os.environ,
-            "DOCLAB_DEBIAN_MIRROR": mirror,
-            "DOCLAB_DEBIAN_SECURITY": security,
-            "DOCLAB_BUSYBOX": static_busybox() or "/bin/busybox",
-        }
-        process = subprocess.Popen(
-            ["sh", "prepare.sh"],
-            cwd=context,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
-        )
-        tail: list[str] = []
-        assert process.stdout is not None
-        for line in process.stdout:
-            self.reporter.detail(line)
-            tail = (tail + [line.strip()])[-4:]
-        code = process.wait()
-        if code == SKIP_EXIT:
-            self.reporter.warn(f"skipping {recipe.tags[0]}: {' '.join(tail[-1:])}")
-            return False
-        if code != 0:
-            raise DoclabError(f"{recipe.folder}/prepare.sh failed (exit {code}): {' | '.join(t for t in tail if t)}")
-        return True
+    def _image(self, recipe: Recipe, rebuild: bool) -> ociimage.Image:
+        """The image of a recipe, its tree made anew when `rebuild` or when it is not on disk."""
+        if recipe.name in self._images:
+            return self._images[recipe.name]
+        tree = self._tree(recipe)
+        parent_image = None
+        if recipe.parent:
+            parent = all_recipes()[recipe.parent]
+            parent_image = self._image(parent, rebuild=not self._tree(parent).is_dir())
+        if rebuild or not tree.is_dir():
+            self._make_tree(recipe, tree)
+        if parent_image is None:
+            layer = layers.build(tree, EPOCH)
+        else:
+            changed, removed = layers.changes(self._tree(all_recipes()[recipe.parent]), tree)
+            layer = layers.build(tree, EPOCH, only=changed, removed=removed)
+        steps = list(parent_image.steps) if parent_image else []
+        for row in recipe.spec["history"]:
+            text = row["created_by"].replace("{layer}", layer.diff_id.split(":")[1]).replace("{epoch}", str(EPOCH))
+            steps.append(ociimage.Step(text, layer if row.get("layer") else None, row.get("comment", "")))
+        image = ociimage.Image(steps=steps, config=recipe.spec["config"], epoch=EPOCH)
+        self._images[recipe.name] = image
+        return image
 
-    def _helper_tag(self, tag: str) -> str:
-        return f"{self.registry}/{registry_repository(tag)}:{split(tag)[1]}"
-
-    def _build(self, recipe: Recipe, context: Path) -> str:
-        helper = self._helper_tag(recipe.tags[0])
-        image_id = None
-        last_lines: list[str] = []
-        for chunk in self.client.api.build(
-            path=str(context),
-            tag=helper,
-            rm=True,
-            forcerm=True,
-            pull=False,
-            decode=True,
-            timeout=1800,
-        ):
-            if "error" in chunk:
-                raise DoclabError(
-                    f"building {recipe.tags[0]} failed: {chunk['error'].strip()} | {' | '.join(last_lines[-2:])}"
-                )
-            if "stream" in chunk:
-                self.reporter.detail(chunk["stream"])
-                if chunk["stream"].strip():
-                    last_lines.append(chunk["stream"].strip())
-            if "aux" in chunk and "ID" in chunk["aux"]:
-                image_id = chunk["aux"]["ID"]
-        if image_id is None:
-            image_id = self.client.images.get(helper).id
-        return image_id
-
-    def _push(self, recipe: Recipe, image_id: str) -> str:
-        digest = None
-        for tag in recipe.tags:
-            helper = self._helper_tag(tag)
-            self.client.api.tag(image_id, helper.rsplit(":", 1)[0], split(tag)[1])
-            for chunk in self.client.api.push(helper.rsplit(":", 1)[0], split(tag)[1], stream=True, decode=True):
-                if "error" in chunk:
-                    raise DoclabError(f"pushing {helper} failed: {chunk['error']}")
-                self.reporter.detail(chunk.get("status", "") + " " + chunk.get("progress", ""))
-                digest = chunk.get("aux", {}).get("Digest", digest)
-        # The build's helper tags go; removing the last one also removes the classic
-        # builder's intermediate images. The plain names then come through the mirror.
-        self._remove_helper_tags(recipe)
-        return digest or registry.manifest_digest(registry_repository(recipe.tags[0]), split(recipe.tags[0])[1]) or ""
-
-    def _remove_helper_tags(self, recipe: Recipe) -> None:
-        for tag in recipe.tags:
-            try:
-                self.client.images.remove(self._helper_tag(tag))
-            except docker.errors.ImageNotFound:
-                pass
-            except docker.errors.APIError:
-                pass
-
-    def _remove_new_dangling(self, before: set[str]) -> None:
-        """After a failed build: the half-built layers it left (forcerm already removed its containers)."""
-        for image in self.client.images.list(filters={"dangling": True}):
-            if image.id not in before:
-                try:
-                    self.client.images.remove(image.id)
-                except docker.errors.APIError:
-                    pass
+    def _make_tree(self, recipe: Recipe, tree: Path) -> None:
+        kind = recipe.spec.get("rootfs")
+        if kind == "busybox":
+            rootfs.busybox(tree, self.chain.root / "bin" / "busybox")
+        elif kind == "hello-world":
+            rootfs.hello_world(tree, recipe.folder / "hello.c")
+        elif kind == "debian":
+            rootfs.debian(tree, recipe.spec.get("suite", "bookworm"), EPOCH, recipe.spec.get("include", []))
+        elif recipe.parent:
+            rootfs.derive(
+                self._tree(all_recipes()[recipe.parent]),
+                tree,
+                recipe.spec.get("packages", []),
+                recipe.spec.get("commands", []),
+            )
+        else:
+            raise DoclabError(f"{recipe.folder / 'recipe.json'}: set `rootfs` or `from`")
+        for source, target, *mode in recipe.spec.get("files", []):
+            destination = tree / target.lstrip("/")
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(recipe.folder / source, destination)
+            destination.chmod(int(mode[0], 8) if mode else 0o644)
 
 
-def provision(
-    client: docker.DockerClient,
-    tags: tuple[str, ...] | list[str],
-    image_id: str,
-    reporter: Reporter,
-) -> list[str]:
-    """Pulls the tags through the mirror unless the daemon already has them as `image_id`.
+def _package_versions(tree: Path) -> dict[str, str]:
+    """Debian packages in an image's tree, name -> version (empty for images without dpkg)."""
+    admin = tree / "var/lib/dpkg"
+    if not admin.is_dir():
+        return {}
+    listing = subprocess.run(
+        ["dpkg-query", f"--admindir={admin}", "-W", "-f", "${Package}\t${Version}\n"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    return dict(line.split("\t", 1) for line in listing.splitlines() if "\t" in line)
+
+
+def provision(client: docker.DockerClient, wanted: dict[str, str], reporter: Reporter) -> list[str]:
+    """Pulls each tag through the mirror unless the daemon already has it as the pinned image ID.
     An older image those tags pointed to is removed once nothing else names it."""
     pulled = []
-    for tag in tags:
+    for tag, image_id in sorted(wanted.items()):
         old = None
         try:
             current = client.images.get(tag)

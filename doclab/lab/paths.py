@@ -133,6 +133,21 @@ def known_workers() -> list[int]:
     return sorted(found)
 
 
+def engine_home() -> Path:
+    """The lab's own Docker engine, unpacked from Debian packages (see dockerbin.py)."""
+    return state_dir() / "engine"
+
+
+def apt_home() -> Path:
+    """The private apt state (lists, cache, sources) that fetches the lab's packages."""
+    return state_dir() / "apt"
+
+
+def rootfs_cache() -> Path:
+    """Root filesystems of the base images, kept between `up`s so unchanged recipes are not rebuilt."""
+    return state_dir() / "rootfs"
+
+
 def registry_home() -> Path:
     return state_dir() / "registry"
 

@@ -11,8 +11,7 @@ import urllib.request
 from pathlib import Path
 
 from doclab.errors import DoclabError
-from doclab.lab import paths, processes
-from doclab.lab.engine_install import find_program
+from doclab.lab import dockerbin, paths, processes
 
 MANIFEST_TYPES = (
     "application/vnd.docker.distribution.manifest.v2+json, "
@@ -99,9 +98,7 @@ def ensure_running() -> None:
             f"port {paths.registry_port()} on 127.0.0.1 is in use by {owner}, not by the lab registry; "
             "stop it or set DOCLAB_REGISTRY_PORT"
         )
-    program = find_program("docker-registry")
-    if program is None:
-        raise DoclabError("docker-registry is not installed: apt-get install -y docker-registry")
+    program = dockerbin.toolchain().program("docker-registry")
     data = paths.registry_home() / "data"
     data.mkdir(parents=True, exist_ok=True)
     config_file().write_text(CONFIG_TEMPLATE.format(data=data, address=address()))
