@@ -10,7 +10,7 @@ try:
     # `docker exec sdk-exec cat /etc/hostname`: a second process in the container.
     result = box.exec_run("cat /etc/hostname")
     print(result.exit_code, result.output)
-    #> 0 b'03bde9c3508d\n'
+    #> 0 b'e4e4d1b82ec4\n'
     print(result.output.decode().strip() == box.id[:12])
     #> True
 
@@ -39,6 +39,6 @@ try:
         #> line 2
         #> line 3
     print(job.wait())
-    #> {'Error': None, 'StatusCode': 0}
+    #> {'StatusCode': 0}
 finally:
     job.remove(force=True)

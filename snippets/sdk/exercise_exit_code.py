@@ -6,6 +6,8 @@ container = client.containers.run("busybox", ["sh", "-c", "echo working; exit 3"
 try:
     result = container.wait()  # blocks until the main process ends
     print(result["StatusCode"])
+    #> 3
     print(container.logs().decode().strip())
+    #> working
 finally:
     container.remove()

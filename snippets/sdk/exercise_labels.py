@@ -11,6 +11,8 @@ try:
     running = client.containers.list(filters={"label": "course=docker-notes"})
     for container in sorted(running, key=lambda c: c.name):
         print(container.name, container.image.tags)
+        #> sdk-ex-1 ['busybox:latest']
+        #> sdk-ex-2 ['busybox:latest']
 finally:
     for container in started:
         container.remove(force=True)
