@@ -43,14 +43,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "check":
-            from doclab.engine.commands import cmd_check
+        if args.command in ("check", "reap"):
+            # the CLI composes the two: the engine gets the lab's facts as a value
+            from doclab.compose import lab_facts
+            from doclab.config import Settings
+            from doclab.engine import commands as engine_commands
 
-            return cmd_check(args)
-        if args.command == "reap":
-            from doclab.engine.commands import cmd_reap
-
-            return cmd_reap(args)
+            jobs = getattr(args, "jobs", 1)
+            facts = lab_facts(Settings.from_env(), jobs=jobs, use_cache=not getattr(args, "no_cache", False))
+            return getattr(engine_commands, f"cmd_{args.command}")(args, facts)
         from doclab.lab import commands
 
         return getattr(commands, f"cmd_{args.command}")(args)

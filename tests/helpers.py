@@ -1,4 +1,4 @@
-"""Helpers the test files share; fixtures that wrap them are in conftest.py."""
+"""Helpers the test files share (the one place for them); fixtures that wrap them are in conftest.py."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ import subprocess
 import sys
 from contextlib import closing
 from pathlib import Path
+from typing import Any
+
+import docker
 
 from doclab.config import Settings
 
@@ -84,3 +87,43 @@ def free_port() -> int:
     with closing(socket.socket()) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+# --- the lab ----------------------------------------------------------------------------------------
+
+
+def ensure_lab() -> str:
+    """The playground's DOCKER_HOST, after `doclab up` if the lab is not running."""
+    from doclab import lab
+
+    status = subprocess.run(
+        [sys.executable, "-m", "doclab", "status"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    if status.returncode != 0:
+        up = subprocess.run(
+            [sys.executable, "-m", "doclab", "up", "--quiet"], cwd=ROOT, capture_output=True, text=True, check=False
+        )
+        assert up.returncode == 0, f"the lab did not come up:\n{up.stdout}\n{up.stderr}"
+    return lab.docker_host(0)
+
+
+def inventory(client: docker.DockerClient) -> dict[str, set[str]]:
+    """What a daemon holds, by name: the things the ledger must leave as it found them."""
+    api = client.api
+    return {
+        "containers": {c["Names"][0] for c in api.containers(all=True)},
+        "tags": {t for i in api.images() for t in (i.get("RepoTags") or []) if t != "<none>:<none>"},
+        "images": {i["Id"] for i in api.images(all=True)},
+        "volumes": {v["Name"] for v in api.volumes().get("Volumes") or []},
+        "networks": {n["Name"] for n in api.networks()},
+    }
+
+
+def facts(cache_dir: Path | None = None, use_lab_cache: bool = False) -> Any:
+    """The lab's facts for an engine under test: its own cache folder (or none), unless it asks for the lab's."""
+    import dataclasses
+
+    from doclab.compose import lab_facts
+
+    found = lab_facts(Settings.from_env())
+    return found if use_lab_cache else dataclasses.replace(found, cache_dir=cache_dir)

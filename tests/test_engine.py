@@ -12,9 +12,9 @@ import docker
 import pytest
 
 from doclab.engine import Checker
-from doclab.engine.daemons import state_dir
 from doclab.engine.lock import DaemonLock
-from tests.labhost import ROOT, ensure_lab, inventory
+from doclab.lab import state_dir
+from tests.helpers import ROOT, ensure_lab, facts, inventory
 
 EXAMPLES = ROOT / "tests" / "examples"
 
@@ -32,7 +32,7 @@ def client(lab_host):
 
 
 def check(lab_host: str, root: Path, *paths: Path, **options):
-    checker = Checker(root=root, docker_host=lab_host, **options)
+    checker = Checker(facts(root / ".cache"), docker_host=lab_host, **options)
     return checker.run(list(paths))
 
 

@@ -103,33 +103,39 @@ def _footers(site: Path) -> dict[str, str]:
     return found
 
 
-def test_check_then_report_build_is_the_same_verified_site(
-    site_dir, project_root, lab_docker_host, build_site, tmp_path, artifacts_dir
-):
+def test_check_then_report_build_is_the_same_verified_site(build_site, tmp_path, artifacts_dir):
     """The seam a move to another site generator keeps: verification is `doclab check`, which writes a
-    report; the site only renders it. With no daemon reachable, the report build still verifies."""
+    report; the site only renders it. With no daemon reachable, the report build is the verified site."""
+    mini = mini_project(tmp_path / "project")
+    rc, output = build_site(mini, "--strict", env={"DOCLAB_REQUIRE_VERIFY": "1"}, log=artifacts_dir / "build-auto.log")
+    assert rc == 0, output[-3000:]
+    shutil.move(mini / "site", tmp_path / "verified-site")
     check = subprocess.run(
         [sys.executable, "-m", "doclab", "check", "--quiet"],
-        cwd=project_root,
-        env=os.environ | {"DOCKER_HOST": lab_docker_host},
+        cwd=mini,
         capture_output=True,
         text=True,
-        timeout=3600,
+        timeout=600,
         check=False,
     )
     assert check.returncode == 0, check.stdout + check.stderr
     rc, output = build_site(
-        project_root,
+        mini,
         "--strict",
-        "--site-dir",
-        str(tmp_path / "site"),
-        env={"DOCLAB_VERIFY": "report", "DOCLAB_REQUIRE_VERIFY": "1", "DOCKER_HOST": NO_DAEMON},
+        env={
+            "DOCLAB_VERIFY": "report",
+            "DOCLAB_REQUIRE_VERIFY": "1",
+            "DOCKER_HOST": NO_DAEMON,
+            "DOCLAB_HOSTS": NO_DAEMON,
+        },
         log=artifacts_dir / "build-from-report.log",
     )
     assert rc == 0, output[-3000:]
-    report = json.loads((tmp_path / "site" / "verification.json").read_text(encoding="utf-8"))
+    report = json.loads((mini / "site" / "verification.json").read_text(encoding="utf-8"))
     assert (report["verified"], report["source"]) == (True, "report")
-    assert _footers(tmp_path / "site") == _footers(site_dir)
+    footers = _footers(mini / "site")
+    assert len(footers) == 2 and all("doclab-verified--verified" in f for f in footers.values()), footers
+    assert footers == _footers(tmp_path / "verified-site")
 
 
 def test_console_copy_button_copies_only_commands(site_dir):

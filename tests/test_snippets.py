@@ -16,7 +16,7 @@ import pytest
 from pytest_examples import CodeExample
 
 from doclab.engine import Checker, discover
-from tests.labhost import ROOT, ensure_lab
+from tests.helpers import ROOT, ensure_lab, facts
 
 SNIPPETS = ROOT / "snippets"
 EXAMPLES = discover([SNIPPETS])
@@ -43,7 +43,7 @@ def worker_daemon() -> str:
 @pytest.mark.parametrize("path", EXAMPLES, ids=_ids(EXAMPLES))
 def test_example(path, worker_daemon, request):
     update = request.config.getoption("update_examples")
-    result = Checker(root=ROOT, docker_host=worker_daemon, update=update).run([path]).results[0]
+    result = Checker(facts(use_lab_cache=True), docker_host=worker_daemon, update=update).run([path]).results[0]
     if result.status == "skipped":
         pytest.skip(result.reason)
     if result.status == "failed":
@@ -72,7 +72,7 @@ ALIASES = {"image ls": "images", "image history": "history", "image build": "bui
 
 
 def test_every_command_of_the_note_runs_in_a_passed_example(worker_daemon):
-    report = Checker(root=ROOT, docker_host=worker_daemon).run([SNIPPETS])
+    report = Checker(facts(use_lab_cache=True), docker_host=worker_daemon).run([SNIPPETS])
     ran = {ALIASES.get(c, c) for r in report.results if r.status in ("passed", "cached") for c in r.commands}
     assert not [c for c in NOTE_COMMANDS if c not in ran], "commands no passed example runs"
     search = [r for r in report.results if "search" in r.commands]

@@ -1,4 +1,4 @@
-"""`python -m doclab check` and `python -m doclab reap`."""
+"""`doclab check` and `doclab reap`: the engine's side of the command line, given the lab's facts."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from doclab.engine.facts import LabFacts
 from doclab.engine.report import Result
 from doclab.engine.runner import Checker
 
@@ -18,7 +19,7 @@ def _raise_interrupt(signum, frame):  # SIGTERM is handled like Ctrl-C: clean up
     raise KeyboardInterrupt
 
 
-def cmd_check(args) -> int:
+def cmd_check(args, facts: LabFacts) -> int:
     signal.signal(signal.SIGTERM, _raise_interrupt)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -35,7 +36,7 @@ def cmd_check(args) -> int:
                 markup=False,
             )
 
-    checker = Checker(root=Path("."), use_cache=not args.no_cache, update=args.update, jobs=args.jobs, on_result=show)
+    checker = Checker(facts, jobs=args.jobs, update=args.update, use_cache=not args.no_cache, on_result=show)
     report = checker.run([Path(p) for p in args.paths])
     report.write(Path(args.report))
     print(report.summary_line())
@@ -45,7 +46,7 @@ def cmd_check(args) -> int:
     return 0 if report.ok else 1
 
 
-def cmd_reap(args) -> int:
-    removed = Checker(root=Path(".")).reap()
+def cmd_reap(args, facts: LabFacts) -> int:
+    removed = Checker(facts, jobs=len(facts.hosts)).reap()
     print(f"doclab: reaped {len(removed)} leftover resource(s)" if removed else "doclab: nothing to reap")
     return 0

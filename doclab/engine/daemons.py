@@ -1,12 +1,10 @@
-"""The daemons examples run on: where they are, whether they answer, and the lab's facts the engine needs."""
+"""The daemons examples run on: a client for each, whether it answers, and its version."""
 
 from __future__ import annotations
 
 import hashlib
-import os
 import socket
 from dataclasses import dataclass
-from pathlib import Path
 
 import docker
 import requests
@@ -14,55 +12,6 @@ from docker.errors import DockerException
 
 from doclab.engine.process import ExampleProcess
 from doclab.errors import DaemonUnavailable
-
-
-def state_dir() -> Path:
-    try:
-        from doclab import lab
-
-        return lab.state_dir()
-    except (ImportError, AttributeError):
-        default = "/var/lib/doclab" if os.geteuid() == 0 else str(Path.home() / ".local/state/doclab")
-        return Path(os.environ.get("DOCLAB_STATE", default))
-
-
-def default_docker_host() -> str:
-    """The first verification daemon: examples never run on the playground (worker 0) that
-    `doclab env` gives a terminal, whatever DOCKER_HOST says; DOCLAB_HOSTS names other daemons."""
-    from doclab import lab
-
-    return lab.docker_host(1)
-
-
-def docker_bin() -> Path:
-    """The lab's docker CLI (the same version as its daemons), first on an example's PATH."""
-    from doclab import lab
-
-    return lab.facts().docker_bin
-
-
-def cli_plugins() -> Path:
-    from doclab import lab
-
-    return lab.facts().cli_plugins
-
-
-def base_images() -> list[str]:
-    try:
-        from doclab import lab
-
-        return list(lab.base_images())
-    except (ImportError, AttributeError):
-        return ["busybox:latest", "debian:bookworm-slim", "python:3.11-slim", "nginx:latest", "hello-world:latest"]
-
-
-def registry_address() -> str:
-    try:
-        from doclab import lab
-
-        return lab.registry_address()
-    except (ImportError, AttributeError):
-        return "127.0.0.1:" + os.environ.get("DOCLAB_REGISTRY_PORT", "5000")
 
 
 def connect(docker_host: str, timeout: int = 60) -> docker.DockerClient:

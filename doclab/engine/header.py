@@ -7,7 +7,7 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from doclab.errors import DoclabError
+from doclab.errors import LocatedError
 
 HEADER_PREFIX = "# doclab:"
 POLICY_RULES = (
@@ -27,7 +27,7 @@ DEFAULT_TIMEOUT = 60
 _IMAGE_RE = re.compile(r"^[a-z0-9][a-z0-9._/:@-]*$")
 
 
-class HeaderError(DoclabError):
+class HeaderError(LocatedError):
     """A malformed header or an unknown option, located at file:line."""
 
 
@@ -52,30 +52,30 @@ def parse_header(lines: list[str], path: Path) -> Header:
         if not stripped.startswith("#") or "doclab" not in stripped.split(":", 1)[0]:
             break
         if not line.startswith(HEADER_PREFIX):
-            raise HeaderError(f"{path}:{number}: malformed header line {line!r}: write `{HEADER_PREFIX} key=value ...`")
+            raise HeaderError(path, number, f"malformed header line {line!r}: write `{HEADER_PREFIX} key=value ...`")
         count = number
         try:
             tokens = shlex.split(line[len(HEADER_PREFIX) :])
         except ValueError as error:
-            raise HeaderError(f"{path}:{number}: malformed header: {error} (check the quotes)") from None
+            raise HeaderError(path, number, f"malformed header: {error} (check the quotes)") from None
         if not tokens:
-            raise HeaderError(f"{path}:{number}: empty header line: add options like `timeout=120` or delete it")
+            raise HeaderError(path, number, "empty header line: add options like `timeout=120` or delete it")
         for token in tokens:
             key, sep, value = token.partition("=")
             if not sep or not value:
-                raise HeaderError(f"{path}:{number}: malformed header option {token!r}: write `key=value`")
+                raise HeaderError(path, number, f"malformed header option {token!r}: write `key=value`")
             if key not in OPTIONS:
                 raise HeaderError(
-                    f"{path}:{number}: unknown header option {key!r}: known options are {', '.join(OPTIONS)}"
+                    path, number, f"unknown header option {key!r}: known options are {', '.join(OPTIONS)}"
                 )
             if key in values:
-                raise HeaderError(f"{path}:{number}: header option {key!r} given twice")
+                raise HeaderError(path, number, f"header option {key!r} given twice")
             values[key] = value
     return _validate(values, path, count, tuple(lines[:count]))
 
 
 def _validate(values: dict[str, str], path: Path, count: int, raw: tuple[str, ...]) -> Header:
-    where = f"{path}:{max(count, 1)}"
+    line = max(count, 1)
 
     def integer(key: str, low: int, high: int, default: int) -> int:
         if key not in values:
@@ -83,18 +83,18 @@ def _validate(values: dict[str, str], path: Path, count: int, raw: tuple[str, ..
         try:
             number = int(values[key])
         except ValueError:
-            raise HeaderError(f"{where}: header option {key}={values[key]!r} is not a whole number") from None
+            raise HeaderError(path, line, f"header option {key}={values[key]!r} is not a whole number") from None
         if not low <= number <= high:
-            raise HeaderError(f"{where}: header option {key}={number} is out of range {low}..{high}")
+            raise HeaderError(path, line, f"header option {key}={number} is out of range {low}..{high}")
         return number
 
     def listing(key: str, allowed: tuple[str, ...] | None) -> tuple[str, ...]:
         items = tuple(item for item in values.get(key, "").split(",") if item)
         for item in items:
             if allowed is not None and item not in allowed:
-                raise HeaderError(f"{where}: unknown {key} value {item!r}: use one of {', '.join(allowed)}")
+                raise HeaderError(path, line, f"unknown {key} value {item!r}: use one of {', '.join(allowed)}")
             if allowed is None and not _IMAGE_RE.match(item):
-                raise HeaderError(f"{where}: {item!r} is not an image name")
+                raise HeaderError(path, line, f"{item!r} is not an image name")
         return items
 
     header = Header(
@@ -108,5 +108,5 @@ def _validate(values: dict[str, str], path: Path, count: int, raw: tuple[str, ..
         raw=raw,
     )
     if (header.needs or header.allow) and not header.reason:
-        raise HeaderError(f'{where}: `needs` and `allow` require a stated reason: add reason="..."')
+        raise HeaderError(path, line, '`needs` and `allow` require a stated reason: add reason="..."')
     return header

@@ -123,6 +123,12 @@ def cleanup(client: docker.DockerClient, before: Snapshot, restorable: set[str])
                 report.problems.append(f"could not restore {tag} from the mirror: {error.explanation or error}")
         else:
             report.problems.append(f"image {tag} existed before the example and was deleted by it")
+    # BuildKit's cache outlives the images: left there, a later example's build shows CACHED steps
+    # where its recording shows them run.
+    try:
+        api.prune_builds(all=True)
+    except APIError as error:
+        report.problems.append(f"could not prune the build cache: {error.explanation or error}")
     return report
 
 

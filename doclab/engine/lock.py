@@ -11,11 +11,10 @@ from doclab.engine.daemons import daemon_key
 
 
 class DaemonLock:
-    def __init__(self, directory: Path, docker_host: str, quiet: bool = False):
+    def __init__(self, directory: Path, docker_host: str):
         directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / f"{daemon_key(docker_host)}.lock"
         self.docker_host = docker_host
-        self.quiet = quiet
         self._fd: int | None = None
 
     def __enter__(self) -> DaemonLock:

@@ -24,9 +24,9 @@ class ProcessOutcome:
     seconds: float = 0.0
 
 
-def scrubbed_env(home: Path, docker_host: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+def scrubbed_env(home: Path, docker_host: str) -> dict[str, str]:
     """Only what an example needs: none of the caller's tokens or credentials."""
-    env = {
+    return {
         "PATH": SAFE_PATH,
         "HOME": str(home),
         "DOCKER_HOST": docker_host,
@@ -34,8 +34,6 @@ def scrubbed_env(home: Path, docker_host: str, extra: dict[str, str] | None = No
         "LC_ALL": "C.UTF-8",
         "TERM": "dumb",
     }
-    env.update(extra or {})
-    return env
 
 
 class ExampleProcess:

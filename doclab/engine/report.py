@@ -13,8 +13,10 @@ from doclab.errors import DoclabError
 STATUSES = ("passed", "failed", "skipped", "cached")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Result:
+    """One example's verdict, built once by the checker from the runner's Outcome."""
+
     path: str
     kind: str
     status: str
@@ -39,6 +41,7 @@ class Report:
     started_at: str = ""
     finished_at: str = ""
     seconds: float = 0.0
+    versions: dict[str, str] = field(default_factory=dict)  # the lab's: engine, cli, buildx, compose, ...
 
     def counts(self) -> dict[str, int]:
         return {status: sum(r.status == status for r in self.results) for status in STATUSES}
@@ -65,6 +68,7 @@ class Report:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "seconds": round(self.seconds, 3),
+            "versions": self.versions,
             "summary": self.counts() | {"total": len(self.results), "executed": self.executed},
             "examples": [asdict(r) | {"seconds": round(r.seconds, 3)} for r in self.results],
         }
@@ -96,6 +100,7 @@ class Report:
             started_at=data.get("started_at", ""),
             finished_at=data.get("finished_at", ""),
             seconds=data.get("seconds", 0.0),
+            versions={str(k): str(v) for k, v in (data.get("versions") or {}).items()},
         )
 
 

@@ -1,16 +1,20 @@
-"""The checker: run each example against a daemon, compare its output, clean up, cache, report."""
+"""The checker: for each example, prepare, look in the cache, run it on a daemon, judge, clean up, report.
+
+Each example's Result is built once, here, from the runner's typed Outcome.
+"""
 
 from __future__ import annotations
 
 import json
-import os
 import queue
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
@@ -18,99 +22,76 @@ from docker.errors import APIError, DockerException, ImageNotFound
 
 from doclab.engine import policy
 from doclab.engine.cache import ResultCache, cache_key
-from doclab.engine.daemons import (
-    DaemonContext,
-    base_images,
-    cli_plugins,
-    docker_bin,
-    connect,
-    daemon_alive,
-    default_docker_host,
-    probe,
-    registry_address,
-    registry_answers,
-    short_reason,
-    state_dir,
-)
-from doclab.engine.example import Example, discover, load_example
+from doclab.engine.daemons import DaemonContext, connect, daemon_alive, probe, registry_answers, short_reason
+from doclab.engine.example import Example, discover_roots, load_example
+from doclab.engine.facts import LabFacts
 from doclab.engine.ledger import Journal, Snapshot, cleanup
 from doclab.engine.lock import DaemonLock
-from doclab.engine.process import ExampleProcess, scrubbed_env
+from doclab.engine.outcome import Outcome
+from doclab.engine.process import scrubbed_env
 from doclab.engine.report import Report, Result, now_iso
-from doclab.engine.shell import run_shell
-from doclab.engine.subcommands import python_subcommands, shell_subcommands
-from doclab.engine.transcript import Command, parse_transcript
-from doclab.engine.verdict import failed, judge
-from doclab.errors import DoclabError
+from doclab.engine.runners import Prepared, Runner, Workspace, runner_for
+from doclab.errors import DoclabError, LocatedError
 
 
-@dataclass
+@dataclass(frozen=True)
 class Pending:
     """An example that passed the static checks and missed the cache: what running it needs."""
 
-    example: Example
-    commands: list[Command]
-    base: Result
+    prepared: Prepared
+    runner: Runner
     key: str
     prepared_on: str
 
 
-@dataclass
 class Checker:
-    root: Path = Path(".")
-    docker_host: str | None = None
-    use_cache: bool = True
-    update: bool = False
-    jobs: int = 1
-    quiet: bool = True
-    hosts: list[str] = field(default_factory=list)
-    on_result: object = None  # callable(Result) for progress display
-
-    def __post_init__(self) -> None:
-        self.docker_host = self.docker_host or default_docker_host()
-        self.cache = ResultCache(self.root / ".doclab" / "cache")
-        self._restorable = set(base_images())
+    def __init__(
+        self,
+        facts: LabFacts,
+        *,
+        docker_host: str | None = None,
+        jobs: int = 1,
+        update: bool = False,
+        use_cache: bool = True,
+        on_result: Callable[[Result], None] | None = None,
+    ):
+        self.facts = facts
+        self.hosts = [docker_host] if docker_host else facts.hosts_for(jobs)
+        self.update = update
+        self.on_result = on_result
+        # --update always runs and never records: a recording is checked by the next run
+        use = use_cache and not update and facts.cache_dir is not None
+        self.cache = ResultCache(facts.cache_dir) if use and facts.cache_dir is not None else None
+        self._restorable = set(facts.base_images)
         self._port_locks: dict[int, threading.Lock] = {}
         self._port_guard = threading.Lock()
         self._stopping = threading.Event()
+        self._cli_version: str | None = None
+
+    @property
+    def docker_host(self) -> str:
+        return self.hosts[0]
 
     # -- public API ---------------------------------------------------------
     def probe(self) -> str:
         return probe(self.docker_host)
 
-    def daemon_hosts(self) -> list[str]:
-        if self.hosts:
-            return self.hosts
-        env_hosts = [h for h in os.environ.get("DOCLAB_HOSTS", "").split(",") if h]
-        if env_hosts:
-            return env_hosts[: max(self.jobs, 1)]
-        if self.jobs <= 1:
-            return [self.docker_host]
-        from doclab import lab
-
-        return lab.worker_hosts(self.jobs)
-
     def run(self, paths: list[Path]) -> Report:
         started = time.monotonic()
         report = Report(started_at=now_iso())
-        files = discover([Path(p) for p in paths])
         examples: list[Example] = []
-        for file in files:
-            try:
-                examples.append(load_example(file))
-            except DoclabError as error:
-                report.results.append(self._bad_input(file, str(error)))
-                if self.on_result:
-                    self.on_result(report.results[-1])
-        hosts = self.daemon_hosts()
-        contexts = []
-        for host in hosts:
-            version = probe(host)
-            contexts.append(DaemonContext(host, connect(host), version))
-        report.docker_host = hosts[0]
-        report.daemon_version = contexts[0].version
-
         results: list[Result] = []
+        for file, root in discover_roots([Path(p) for p in paths]):
+            rel = Path(_rel(file))
+            try:
+                examples.append(load_example(rel, root))
+            except DoclabError as error:
+                self._emit(results, _bad_input(rel, error))
+        contexts = [DaemonContext(host, connect(host), probe(host)) for host in self.hosts]
+        report.docker_host = self.hosts[0]
+        report.daemon_version = contexts[0].version
+        report.versions = dict(self.facts.versions)  # the footer names the CLI, buildx and compose too
+
         results_lock = threading.Lock()
         # Static checks and cache hits need no lock: a build with nothing changed never waits for another check.
         work: queue.Queue[Pending] = queue.Queue()
@@ -118,38 +99,34 @@ class Checker:
             prepared = self._guarded(example, contexts[0], lambda e=example: self._prepare(e, contexts[0]))
             if isinstance(prepared, Pending):
                 work.put(prepared)
-                continue
-            results.append(prepared)
-            if self.on_result:
-                self.on_result(prepared)
+            else:
+                self._emit(results, prepared)
         running = contexts if not work.empty() else []
 
         def worker(context: DaemonContext, done: threading.Event) -> None:
             try:
-                with DaemonLock(state_dir() / "locks", context.docker_host):
+                with DaemonLock(self.facts.state_dir / "locks", context.docker_host):
                     self._reap(context)
                     while not self._stopping.is_set():
                         try:
                             pending = work.get_nowait()
                         except queue.Empty:
                             return
-                        example = pending.example
+                        example = pending.prepared.example
                         try:
                             result = self._guarded(example, context, lambda p=pending: self._execute(p, context))
                         except Exception as error:
+                            rel = _rel(example.path)
                             result = Result(
-                                path=_rel(example.path),
+                                path=rel,
                                 kind=example.kind,
                                 status="failed",
                                 reason="internal error",
-                                message=f"{_rel(example.path)}: internal error in doclab: {type(error).__name__}: {error}",
+                                message=f"{rel}: internal error in doclab: {type(error).__name__}: {error}",
                             )
                         with results_lock:
-                            results.append(result)
-                        if (
-                            self.on_result and not self._stopping.is_set()
-                        ):  # after Ctrl-C the CLI says "interrupted" once
-                            self.on_result(result)
+                            # after Ctrl-C the CLI says "interrupted" once
+                            self._emit(results, result, show=not self._stopping.is_set())
             finally:
                 done.set()
 
@@ -177,8 +154,7 @@ class Checker:
             for context in contexts:
                 context.client.close()
 
-        report.results.extend(results)
-        report.results.sort(key=lambda r: r.path)
+        report.results.extend(sorted(results, key=lambda r: r.path))
         report.seconds = time.monotonic() - started
         report.finished_at = now_iso()
         return report
@@ -186,15 +162,20 @@ class Checker:
     def reap(self) -> list[str]:
         """Remove what a killed checker left on the daemon(s). Returns what was removed."""
         removed: list[str] = []
-        for host in self.daemon_hosts():
+        for host in self.hosts:
             context = DaemonContext(host, connect(host), probe(host))
-            with DaemonLock(state_dir() / "locks", host):
+            with DaemonLock(self.facts.state_dir / "locks", host):
                 removed += self._reap(context)
         return removed
 
     # -- one example --------------------------------------------------------
+    def _emit(self, results: list[Result], result: Result, show: bool = True) -> None:
+        results.append(result)
+        if self.on_result and show:
+            self.on_result(result)
+
     def _reap(self, context: DaemonContext) -> list[str]:
-        journal = Journal(state_dir() / "journal", context.docker_host)
+        journal = Journal(self.facts.state_dir / "journal", context.docker_host)
         leftover = journal.leftover()
         if leftover is None:
             return []
@@ -209,11 +190,6 @@ class Checker:
             )
         return outcome.removed
 
-    def _bad_input(self, path: Path, message: str) -> Result:
-        kind = {".console": "console", ".py": "python"}.get(path.suffix, "?")
-        line = _line_of(message)
-        return Result(path=_rel(path), kind=kind, status="failed", reason="bad input", line=line, message=message)
-
     def _guarded(self, example: Example, context: DaemonContext, step):
         """Run one step for an example; expected failures become its one-line verdict."""
         rel = _rel(example.path)
@@ -225,8 +201,10 @@ class Checker:
             return verdict("skipped", "not run: the daemon went away", f"{rel}: not run: the daemon went away")
         try:
             return step()
+        except LocatedError as error:
+            return verdict("failed", "error", str(error), error.line)
         except DoclabError as error:
-            return verdict("failed", "error", str(error), _line_of(str(error)))
+            return verdict("failed", "error", str(error))
         except (DockerException, requests.RequestException) as error:
             if daemon_alive(context):
                 return verdict("failed", "docker error", f"{rel}: {short_reason(error)}")
@@ -237,68 +215,101 @@ class Checker:
                 f"{rel}: daemon went away ({short_reason(error)}): run `python -m doclab up` and check again",
             )
 
+    def _result(self, prepared: Prepared, outcome: Outcome, seconds: float = 0.0, daemon: str = "") -> Result:
+        return Result(
+            path=prepared.rel,
+            kind=prepared.example.kind,
+            status=outcome.status,
+            reason=outcome.reason,
+            line=outcome.line,
+            seconds=seconds,
+            commands=list(prepared.subcommands),
+            message=outcome.message,
+            detail=outcome.detail,
+            daemon=daemon,
+        )
+
     def _prepare(self, example: Example, context: DaemonContext) -> Result | Pending:
         """Everything short of running: a static verdict, a cache hit, or what the run needs. Takes no lock."""
         rel = _rel(example.path)
+        runner = runner_for(example)
+        prepared = runner.prepare(example, rel)
         header = example.header
-        base = Result(path=rel, kind=example.kind, status="failed", daemon=context.docker_host)
-        commands = []
-        if example.kind == "console":
-            commands = parse_transcript(example.body, rel, example.body_start_line)
-            base.commands = [s for c in commands for s in shell_subcommands(c.script)]
-        else:
-            base.commands = python_subcommands(example.text)
-            try:
-                compile(example.text, rel, "exec")
-            except SyntaxError as error:
-                return failed(base, error.lineno, f"{rel}:{error.lineno}: syntax error: {error.msg}", "syntax error")
-
         if "internet" in header.needs:
-            base.status, base.reason = "skipped", f"needs internet: {header.reason}"
-            base.message = f"{rel}: skipped: {base.reason}"
-            return base
-
-        violations = [
-            v
-            for v in (
-                [v for c in commands for v in policy.scan_shell(c.script, c.line)]
-                if example.kind == "console"
-                else [policy.Violation(v.rule, v.what, v.line) for v in policy.scan_python(example.text)]
-            )
-            if v.rule not in header.allow
-        ]
+            reason = f"needs internet: {header.reason}"
+            return self._result(prepared, Outcome("skipped", reason, message=f"{rel}: skipped: {reason}"))
+        violations = [v for v in prepared.violations if v.rule not in header.allow]
         if violations:
             first = violations[0]
-            return failed(base, first.line, f"{rel}:{first.line}: {first.message()}", "refused by policy")
+            outcome = Outcome.failed(first.line, f"{rel}:{first.line}: {first.message()}", "refused by policy")
+            return self._result(prepared, outcome)
+        key = self._key(prepared, context)
+        return self._cached(prepared, key, context) or Pending(prepared, runner, key, context.docker_host)
 
-        image_ids = self._ensure_images(example, context)
-        key = cache_key(example.content_hash, header.raw, context.version, image_ids)
-        return self._cached(base, key) or Pending(example, commands, base, key, context.docker_host)
+    def _key(self, prepared: Prepared, context: DaemonContext) -> str:
+        example = prepared.example
+        return cache_key(
+            example.content_hash,
+            example.header.raw,
+            context.version,
+            self._docker_cli_version(),
+            self._ensure_images(prepared, context),
+            self.facts.base_digests,
+        )
 
-    def _cached(self, base: Result, key: str) -> Result | None:
-        if not self.use_cache or self.update or not (entry := self.cache.get(key)):
+    def _cached(self, prepared: Prepared, key: str, context: DaemonContext) -> Result | None:
+        if self.cache is None or not self.cache.get(key):
             return None
-        base.status, base.reason, base.seconds = "cached", "unchanged since it last passed", 0.0
-        base.commands = entry["commands"]
-        return base
+        outcome = Outcome("cached", "unchanged since it last passed")
+        return self._result(prepared, outcome, daemon=context.docker_host)
 
     def _execute(self, pending: Pending, context: DaemonContext) -> Result:
-        example, key = pending.example, pending.key
+        prepared, key = pending.prepared, pending.key
         if context.docker_host != pending.prepared_on:  # another daemon: its images, its key
-            key = cache_key(
-                example.content_hash, example.header.raw, context.version, self._ensure_images(example, context)
-            )
-        pending.base.daemon = context.docker_host
-        if cached := self._cached(pending.base, key):  # recorded by another check while this one waited for the lock
+            key = self._key(prepared, context)
+        if cached := self._cached(prepared, key, context):  # recorded by another check while this one waited
             return cached
-        outcome = self._run_isolated(example, pending.commands, context)
-        result = judge(example, pending.commands, outcome, pending.base, self.update)
-        if result.status == "passed" and not self.update:
-            self.cache.put(key, result.path, result.seconds, result.commands)
-        return result
+        record, refusal, cleaned, seconds = self._run_isolated(pending, context)
+        rel = prepared.rel
+        if refusal:
+            outcome = Outcome.failed(
+                None, f"{rel}: {refusal[0].message()} (seen in the container the daemon created)", "refused by policy"
+            )
+        elif cleaned is None:
+            outcome = Outcome.failed(
+                None,
+                f"{rel}: daemon went away during the example: run `python -m doclab up` and check again",
+                "daemon went away",
+            )
+        else:
+            outcome = pending.runner.judge(prepared, record, self.update)
+            if outcome.status == "passed" and cleaned.problems:
+                outcome = Outcome.failed(
+                    None,
+                    f"{rel}: could not clean up after the example: " + "; ".join(cleaned.problems),
+                    "cleanup failed",
+                )
+        if outcome.recorded is not None and outcome.status == "passed":
+            prepared.example.path.write_text(outcome.recorded, encoding="utf-8")
+        if outcome.status == "passed" and self.cache is not None:
+            self.cache.put(key, rel, seconds, list(prepared.subcommands))
+        return self._result(prepared, outcome, seconds, context.docker_host)
 
-    def _ensure_images(self, example: Example, context: DaemonContext) -> list[str]:
+    def _docker_cli_version(self) -> str:
+        if self._cli_version is None and self.facts.versions.get("cli"):
+            self._cli_version = self.facts.versions["cli"]
+        if self._cli_version is None:
+            docker = str(self.facts.docker_bin / "docker") if self.facts.docker_bin else "docker"
+            try:
+                run = subprocess.run([docker, "--version"], capture_output=True, text=True, timeout=30)
+                self._cli_version = run.stdout.strip()
+            except (OSError, subprocess.TimeoutExpired):
+                self._cli_version = "no docker CLI"
+        return self._cli_version
+
+    def _ensure_images(self, prepared: Prepared, context: DaemonContext) -> list[str]:
         """Pull the header's images from the mirror if missing; return the ids that key the cache."""
+        example = prepared.example
         api = context.client.api
         wanted = list(example.header.images)
         for name in self._restorable:
@@ -318,33 +329,29 @@ class Checker:
                 api.pull(repo, tag=tag)
                 ids.append(f"{ref}={api.inspect_image(ref)['Id']}")
             except (APIError, requests.RequestException) as error:
-                mirror = registry_address()
+                mirror = self.facts.registry or "the lab registry mirror"
                 hint = (
                     f"the lab registry mirror at {mirror} is not answering: restart it with `python -m doclab up`"
-                    if not registry_answers(mirror)
+                    if self.facts.registry and not registry_answers(mirror)
                     else f"the mirror at {mirror} does not have it: check `python -m doclab status`"
                 )
-                raise DoclabError(
-                    f"{_rel(example.path)}:1: cannot pull {ref} ({short_reason(error)}); {hint}"
-                ) from None
+                raise LocatedError(prepared.rel, 1, f"cannot pull {ref} ({short_reason(error)}); {hint}") from None
         return ids
 
-    def _run_isolated(self, example: Example, commands, context: DaemonContext):
+    def _run_isolated(self, pending: Pending, context: DaemonContext):
+        prepared = pending.prepared
+        example = prepared.example
         scratch = Path(tempfile.mkdtemp(prefix="doclab-"))
         workdir, home = scratch / "work", scratch / "home"
         home.mkdir()
         if example.fixture_dir.is_dir():
-            shutil.copytree(example.fixture_dir, workdir)
+            example.fixture_files()  # refuses a symlink out before anything is copied
+            shutil.copytree(example.fixture_dir, workdir, symlinks=True)
         else:
             workdir.mkdir()
-        env = scrubbed_env(home, context.docker_host)
-        # The lab's CLI first, and its buildx and compose plugins through the example's own config.json.
-        env["PATH"] = f"{docker_bin()}:{env['PATH']}"
-        (home / ".docker").mkdir()
-        (home / ".docker" / "config.json").write_text(json.dumps({"cliPluginsExtraDirs": [str(cli_plugins())]}))
-        journal = Journal(state_dir() / "journal", context.docker_host)
+        journal = Journal(self.facts.state_dir / "journal", context.docker_host)
         before = Snapshot.take(context.client)
-        journal.begin(_rel(example.path), before)
+        journal.begin(prepared.rel, before)
         ports = sorted(policy.host_ports(example.text))
         port_locks = [self._port_lock(p) for p in ports]
         for lock in port_locks:
@@ -356,17 +363,18 @@ class Checker:
             if context.process:
                 context.process.stop(violation.message())
 
+        def register(process) -> None:
+            context.process = process
+
+        workspace = Workspace(scratch, workdir, self._environment(home, context.docker_host), register)
+        started = time.monotonic()
         try:
             with policy.CreateWatcher(
                 context.client, workdir, example.header.allow, policy.socket_path(context.docker_host), refuse
             ):
-                if example.kind == "console":
-                    outcome = run_shell(
-                        commands, workdir, env, example.header.timeout, lambda p: setattr(context, "process", p)
-                    )
-                else:
-                    outcome = self._run_python(example, scratch, workdir, env, context)
+                record = pending.runner.run(prepared, workspace, self.update)
         finally:
+            seconds = time.monotonic() - started
             context.process = None
             try:
                 if daemon_alive(context):
@@ -380,49 +388,33 @@ class Checker:
                 for lock in reversed(port_locks):
                     lock.release()
             shutil.rmtree(scratch, ignore_errors=True)
-        return outcome, refusal, cleaned
+        return record, refusal, cleaned, seconds
 
-    def _run_python(self, example: Example, scratch: Path, workdir: Path, env: dict, context: DaemonContext):
-        source_copy = scratch / "source.py"
-        source_copy.write_text(example.text)
-        result_file = scratch / "result.json"
-        pythonpath = str(Path(__file__).resolve().parents[2])
-        process = ExampleProcess(
-            [
-                sys.executable,
-                "-P",
-                "-m",
-                "doclab.engine.pyworker",
-                str(source_copy),
-                str(result_file),
-            ],  # -P: the working directory does not shadow modules
-            workdir,
-            env | {"PYTHONPATH": pythonpath, "PYTHONDONTWRITEBYTECODE": "1"},
-            example.header.timeout,
-        )
-        context.process = process
-        outcome = process.run()
-        try:
-            data = json.loads(result_file.read_text())
-        except (OSError, ValueError):
-            data = None
-        return outcome, data
+    def _environment(self, home: Path, docker_host: str) -> dict[str, str]:
+        """The scrubbed environment, with the lab's docker CLI and its plugins (buildx, compose) first."""
+        env = scrubbed_env(home, docker_host)
+        if self.facts.docker_bin is not None:
+            env["PATH"] = f"{self.facts.docker_bin}:{env['PATH']}"
+        if self.facts.cli_plugins is not None:
+            (home / ".docker").mkdir(exist_ok=True)
+            config = {"cliPluginsExtraDirs": [str(self.facts.cli_plugins)]}
+            (home / ".docker" / "config.json").write_text(json.dumps(config))
+        return env
 
     def _port_lock(self, port: int) -> threading.Lock:
         with self._port_guard:
             return self._port_locks.setdefault(port, threading.Lock())
 
-    # -- verdicts -----------------------------------------------------------
 
-
-def _line_of(message: str) -> int | None:
-    parts = message.split(":")
-    return int(parts[1]) if len(parts) > 2 and parts[1].isdigit() else None
+def _bad_input(path: Path, error: DoclabError) -> Result:
+    kind = {".console": "console", ".py": "python"}.get(path.suffix, "?")
+    line = error.line if isinstance(error, LocatedError) else None
+    return Result(path=str(path), kind=kind, status="failed", reason="bad input", line=line, message=str(error))
 
 
 def _rel(path: Path | str) -> str:
     path = Path(path)
     try:
-        return str(path.resolve().relative_to(Path.cwd()))
+        return str(path.absolute().relative_to(Path.cwd()))
     except ValueError:
         return str(path)

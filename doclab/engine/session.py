@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 from doclab.engine.example import Example, load_example
+from doclab.engine.facts import LabFacts
 from doclab.engine.report import Report, Result, now_iso
 from doclab.engine.runner import Checker
 from doclab.errors import DoclabError
@@ -94,7 +95,9 @@ class VerificationSession:
     """Verifies a site's examples; create one per process and call verify() for each build."""
 
     root: Path
+    facts: Callable[[], LabFacts] | None = None  # the lab's facts, asked for only when examples run
     mode: Mode = "auto"
+    snippets: str = "snippets"  # examples must be files inside this folder of the root
     docker_host: str | None = None
     jobs: int = 1
     report_file: Path = Path(".doclab/report.json")  # what `doclab check` wrote, read when mode == "report"
@@ -114,6 +117,7 @@ class VerificationSession:
                 versions = self._read_report(report, examples)
             elif self.mode == "auto":
                 self._run(report, examples)
+                versions = report.versions
         except DoclabError as error:  # no daemon (DaemonUnavailable) included: the recorded output is shown
             report.results, why_not = list(results), str(error)
         if not why_not:
@@ -147,10 +151,10 @@ class VerificationSession:
         problems: list[str] = []
         for path in sorted(paths):
             file = self.root / path
-            if not file.is_file():
+            if not file.is_file() and not file.is_symlink():
                 continue  # the page reports it, at the include's line
             try:
-                examples[path] = load_example(file)
+                examples[path] = load_example(file, self.root / self.snippets)
             except DoclabError as error:
                 where = ", ".join(f"{e.page}:{e.line}" for e in embeds if e.example == path)
                 problems.append(f"{error} (embedded in {where})")
@@ -158,8 +162,11 @@ class VerificationSession:
         return examples, results, problems
 
     def _run(self, report: Report, examples: dict[str, Example]) -> None:
-        checker = Checker(root=self.root, docker_host=self.docker_host, use_cache=True, update=False, jobs=self.jobs)
-        checker.on_result = self.on_result
+        if self.facts is None:
+            raise DoclabError("no lab to run the examples on (the session was given no lab facts)")
+        facts = self.facts()
+        checker = Checker(facts, docker_host=self.docker_host, jobs=self.jobs, on_result=self.on_result)
+        report.versions = dict(facts.versions)
         report.docker_host = checker.docker_host or ""
         report.daemon_version = checker.probe()  # DaemonUnavailable: one line, nothing ran
         todo = []
@@ -172,8 +179,8 @@ class VerificationSession:
         if todo:
             ran = checker.run([self.root / p for p in todo])
             report.daemon_version = ran.daemon_version or report.daemon_version
-            for result in ran.results:
-                result.path = self._relative(result.path)
+            for found in ran.results:
+                result = replace(found, path=self._relative(found.path))
                 report.results.append(result)
                 key = (result.path, examples[result.path].content_hash)
                 if result.status == "failed":
@@ -188,7 +195,6 @@ class VerificationSession:
             raise DoclabError(f"{self.report_file}: no report to render; run `doclab check` first")
         try:
             written = Report.read(file)
-            versions = json.loads(file.read_text(encoding="utf-8")).get("versions") or {}
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise DoclabError(f"{self.report_file}: not a doclab report ({error}); run `doclab check` again") from None
         report.daemon_version, report.docker_host = written.daemon_version, written.docker_host
@@ -197,7 +203,7 @@ class VerificationSession:
             path = self._relative(result.path)
             if path in examples:
                 report.results.append(replace(result, path=path))
-        return {str(k): str(v) for k, v in dict(versions).items()}
+        return written.versions
 
     def _relative(self, path: str) -> str:
         """The engine reports paths as given; the site keys them relative to the project root."""

@@ -1,33 +1,88 @@
-"""Run a console transcript in one bash session and split the output by command."""
+"""Run a console transcript: one bash process per command, the shell's state carried between them by the driver.
+
+Why one process per command: a command's exit status is its own process's exit status, which only the
+driver reads (waitpid), and its output is everything that process wrote. There is no marker in the output
+for an example to print, and no marker function for it to redefine, so nothing it does can end the judging
+early or claim a status: every command is started, timed and judged by the driver.
+
+Bash semantics still hold across commands: after each command the same bash writes its state (variables,
+functions, the working folder, `set -o` and `shopt` options, umask) to a file the next command's bash reads
+first. The dump runs with bash's POSIX mode forced on by a variable assignment (no function can intercept
+it) and every function shadowing a builtin it uses removed, so a redefined `exit`, `declare` or `builtin`
+cannot fake the status either. Traps and aliases are not carried.
+"""
 
 from __future__ import annotations
 
-import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from doclab.engine.process import ExampleProcess, ProcessOutcome
+from doclab.engine.process import OUTPUT_CAP, ExampleProcess, ProcessOutcome
 from doclab.engine.transcript import Command
 
+# Variables that belong to bash itself (read-only, per process or recomputed) or to this driver
+_SKIP_VARIABLES = (
+    "BASH BASHOPTS BASHPID BASH_ALIASES BASH_ARGC BASH_ARGV BASH_ARGV0 BASH_CMDS BASH_COMMAND BASH_LINENO "
+    "BASH_LOADABLES_PATH BASH_REMATCH BASH_SOURCE BASH_SUBSHELL BASH_VERSINFO BASH_VERSION BASH_EXECUTION_STRING "
+    "COLUMNS COMP_WORDBREAKS DIRSTACK EPOCHREALTIME EPOCHSECONDS EUID FUNCNAME GROUPS HISTCMD HOSTNAME HOSTTYPE "
+    "LINENO LINES MACHTYPE OPTERR OPTIND OSTYPE PIPESTATUS POSIXLY_CORRECT PPID PWD RANDOM SECONDS SHELLOPTS "
+    "SHLVL SRANDOM UID _"
+).split()
+_SET_OPTIONS = "allexport errexit errtrace functrace noclobber noglob nounset pipefail xtrace".split()
+_SHOPT_OPTIONS = "dotglob extglob failglob globstar inherit_errexit lastpipe nocaseglob nocasematch nullglob".split()
+# Builtins the dump uses: a function of the same name would otherwise run instead
+_DUMP_BUILTINS = "builtin command compgen declare printf read shopt umask set exit unset".split()
 
-@dataclass
-class ShellOutcome:
-    process: ProcessOutcome
-    outputs: list[str]  # one per command that started
-    last_started: int  # index of the last command that started, -1 if none
-    finished: bool  # every command ran and the session reached its end
+
+def _dump(state_out: Path) -> str:
+    """Bash that writes the shell's state to `state_out`, then exits with the command's status.
+
+    The braces send its own trace (`set -x` carried from the example) to /dev/null, not to the output; the
+    `set -o` lines come last, so that reading the state back is not traced either."""
+    skip = "|".join(_SKIP_VARIABLES)
+    set_options = " ".join(_SET_OPTIONS)
+    shopt_options = " ".join(_SHOPT_OPTIONS)
+    return f"""{{ __doclab_status=$?
+__doclab_shellopts=$SHELLOPTS
+__doclab_bashopts=$BASHOPTS
+POSIXLY_CORRECT=y
+[[ -o posix ]] || : "${{__doclab_unset_guard:?the example made POSIX mode unreachable}}"
+set +o xtrace
+unset -f {" ".join(_DUMP_BUILTINS)}
+unset POSIXLY_CORRECT
+{{
+builtin compgen -v | while IFS= builtin read -r __doclab_name; do
+  case $__doclab_name in {skip}|__doclab_*) ;; *) builtin declare -p "$__doclab_name" ;; esac
+done
+builtin declare -f
+for __doclab_name in {shopt_options}; do
+  case ":$__doclab_bashopts:" in *":$__doclab_name:"*) builtin printf 'shopt -s %s\\n' "$__doclab_name" ;;
+  *) builtin printf 'shopt -u %s\\n' "$__doclab_name" ;; esac
+done
+builtin printf 'umask %s\\n' "$(builtin umask)"
+builtin printf 'cd -- %q\\n' "$PWD"
+for __doclab_name in {set_options}; do
+  case ":$__doclab_shellopts:" in *":$__doclab_name:"*) builtin printf 'set -o %s\\n' "$__doclab_name" ;;
+  *) builtin printf 'set +o %s\\n' "$__doclab_name" ;; esac
+done
+}} > {_quote(state_out)}
+POSIXLY_CORRECT=y
+exit "$__doclab_status"
+}} 2>/dev/null
+"""
 
 
-def build_script(commands: list[Command], salt: str) -> str:
-    lines = [
-        "set -o errexit -o pipefail",
-        f"__doclab_mark() {{ printf '\\n{salt} %s\\n' \"$1\"; }}",
-    ]
-    for index, command in enumerate(commands):
-        lines.append(f"__doclab_mark {index}")
-        lines.append(command.script)
-    lines.append("__doclab_mark end")
-    return "\n".join(lines) + "\n"
+def _quote(path: Path) -> str:
+    return "'" + str(path).replace("'", "'\\''") + "'"
+
+
+def command_script(command: Command, state_in: Path | None, state_out: Path) -> str:
+    """The script of one command: the state so far, the command as bash reads it, then the state dump."""
+    prelude = "set -o errexit -o pipefail\n"
+    if state_in is not None:
+        prelude += f"source {_quote(state_in)}\n"
+    return prelude + command.script + "\n" + _dump(state_out)
 
 
 def as_terminal_shows(text: str) -> str:
@@ -39,29 +94,65 @@ def as_terminal_shows(text: str) -> str:
     return "\n".join(lines)
 
 
-def split_output(raw: str, salt: str, count: int) -> tuple[list[str], int, bool]:
-    raw = as_terminal_shows(raw)
-    marker = f"\n{salt} "
-    pieces = raw.split(marker)
-    outputs: list[str] = []
-    last = -1
-    finished = False
-    for piece in pieces[1:]:
-        label, _, rest = piece.partition("\n")
-        if label == "end":
-            finished = True
-            break
-        last = int(label)
-        outputs.append(rest)
-    return outputs, last, finished
+@dataclass(frozen=True)
+class CommandRun:
+    """One command's process, as the driver saw it."""
+
+    command: Command
+    process: ProcessOutcome
+
+    @property
+    def output(self) -> str:
+        return as_terminal_shows(self.process.output)
 
 
-def run_shell(commands: list[Command], workdir: Path, env: dict[str, str], timeout: float, register) -> ShellOutcome:
-    salt = f"DOCLAB-{secrets.token_hex(8)}"
-    script_path = workdir.parent / "script.sh"
-    script_path.write_text(build_script(commands, salt))
-    process = ExampleProcess(["/bin/bash", "--noprofile", "--norc", str(script_path)], workdir, env, timeout)
-    register(process)
-    outcome = process.run()
-    outputs, last, finished = split_output(outcome.output, salt, len(commands))
-    return ShellOutcome(process=outcome, outputs=outputs, last_started=last, finished=finished)
+@dataclass(frozen=True)
+class ShellRun:
+    runs: tuple[CommandRun, ...]  # one per command that was started, in order
+    finished: bool  # every command was started and the last one ended (whatever its status)
+    capped_total: bool = False  # the example's output as a whole went over the cap
+    timed_out_total: bool = False  # the example's time as a whole ran out
+
+    @property
+    def seconds(self) -> float:
+        return sum(run.process.seconds for run in self.runs)
+
+
+def run_commands(
+    commands: list[Command],
+    scratch: Path,
+    workdir: Path,
+    env: dict[str, str],
+    timeout: float,
+    register: Callable[[ExampleProcess], None],
+    expected_last_exit: int = 0,
+    cap: int = OUTPUT_CAP,
+) -> ShellRun:
+    """Run the commands in order until one fails (or, for the last, ends other than expected)."""
+    runs: list[CommandRun] = []
+    state_in: Path | None = None
+    spent = 0.0
+    printed = 0
+    for index, command in enumerate(commands):
+        remaining = timeout - spent
+        if remaining <= 0:
+            return ShellRun(tuple(runs), False, timed_out_total=True)
+        state_out = scratch / f"state-{index}.sh"
+        script = scratch / f"command-{index}.sh"
+        script.write_text(command_script(command, state_in, state_out))
+        process = ExampleProcess(
+            ["/bin/bash", "--noprofile", "--norc", str(script)], workdir, env, remaining, max(cap - printed, 1)
+        )
+        register(process)
+        outcome = process.run()
+        spent += outcome.seconds
+        printed += len(outcome.output.encode())
+        runs.append(CommandRun(command, outcome))
+        last = index == len(commands) - 1
+        if outcome.timed_out or outcome.capped or outcome.interrupted_by or outcome.returncode is None:
+            return ShellRun(tuple(runs), False)
+        if outcome.returncode != 0 and not (last and outcome.returncode == expected_last_exit):
+            return ShellRun(tuple(runs), False)
+        if state_out.is_file():
+            state_in = state_out
+    return ShellRun(tuple(runs), True)

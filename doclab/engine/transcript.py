@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from doclab.errors import DoclabError
+from doclab.errors import LocatedError
 
 PROMPT = "$ "
 CONTINUATION = "> "
@@ -35,6 +35,11 @@ class Command:
     def display(self) -> str:
         return self.source_lines[0][len(PROMPT) :].rstrip("\\").strip()
 
+    @property
+    def text(self) -> str:
+        """The command and its recorded output, as the file has them and the page shows them."""
+        return "".join(line + "\n" for line in self.source_lines) + self.expected
+
 
 def _is_prompt(line: str) -> bool:
     return line.startswith(PROMPT) or line == PROMPT.strip()
@@ -51,10 +56,10 @@ def parse_transcript(body: str, path: Path, first_line: int) -> list[Command]:
     index = 0
     while index < len(lines) and not _is_prompt(lines[index]):
         if lines[index].strip():
-            raise DoclabError(f"{path}:{first_line + index}: text before the first command: start commands with `$ `")
+            raise LocatedError(path, first_line + index, "text before the first command: start commands with `$ `")
         index += 1
     if index == len(lines):
-        raise DoclabError(f"{path}:{first_line}: transcript has no command: write at least one `$ ` line")
+        raise LocatedError(path, first_line, "transcript has no command: write at least one `$ ` line")
     while index < len(lines):
         start = index
         source = [lines[index]]
@@ -69,6 +74,11 @@ def parse_transcript(body: str, path: Path, first_line: int) -> list[Command]:
         expected = "".join(line + "\n" for line in output)
         commands.append(Command(line=first_line + start, source_lines=tuple(source), expected=expected))
     return commands
+
+
+def displayed_transcript(commands: list[Command]) -> str:
+    """What readers see: the parsed commands and their recorded output (the header is not shown)."""
+    return "".join(command.text for command in commands)
 
 
 def render_transcript(header_lines: tuple[str, ...], commands: list[Command], outputs: list[str]) -> str:

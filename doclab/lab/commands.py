@@ -47,13 +47,18 @@ def up(workers: int, reporter: Reporter) -> list[str]:
         _ = item.index  # validates the index range before anything starts
     if not all(daemon.is_running(item) for item in daemons) or not registry.is_running():
         require_root("starting the lab")
-    dockerbin.ensure_installed(reporter.info)
+        daemon.check_not_overlayfs(paths.state_dir())
     with lab_lock():
+        seeder = images.Seeder(reporter)
+        with ThreadPoolExecutor(max_workers=1) as early:
+            debian = early.submit(seeder.prepare_debian)
+            dockerbin.ensure_installed(reporter.info)
+            debian.result()
         paths.run_dir().mkdir(parents=True, exist_ok=True)
         if not registry.is_running():
             with reporter.step(f"start registry on {registry.address()}"):
                 registry.ensure_running()
-        built = images.Seeder(reporter).seed()
+        built = seeder.seed()
         pins = images.pinned()
 
         def bring_up(item: DaemonPaths) -> None:

@@ -104,7 +104,7 @@ def ensure_running(daemon: DaemonPaths) -> bool:
     chain = dockerbin.toolchain()
     for folder in (daemon.home, daemon.data_root, daemon.run):
         folder.mkdir(parents=True, exist_ok=True)
-    check_data_root(daemon)
+    check_not_overlayfs(daemon.data_root)
     daemon.config_file.write_text(json.dumps(config(daemon, chain), indent=2) + "\n")
     log_start = daemon.log_file.stat().st_size if daemon.log_file.exists() else 0
     with daemon.log_file.open("ab") as log:
@@ -132,14 +132,17 @@ def ensure_running(daemon: DaemonPaths) -> bool:
     )
 
 
-def check_data_root(daemon: DaemonPaths) -> None:
-    """overlay2 cannot stack on overlayfs (a job container's root): say so before dockerd does, in one line."""
+def check_not_overlayfs(folder: Path) -> None:
+    """overlay2 cannot stack on overlayfs (a CI job container's root): say so before dockerd does, in one line."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
     kind = subprocess.run(
-        ["stat", "-f", "-c", "%T", str(daemon.data_root)], capture_output=True, text=True, check=False
+        ["stat", "-f", "-c", "%T", str(existing)], capture_output=True, text=True, check=False
     ).stdout.strip()
     if kind == "overlayfs":
         raise DoclabError(
-            f"the lab's data-root {daemon.data_root} is on overlayfs, where Docker's overlay2 storage cannot work: "
+            f"the lab's state {folder} is on overlayfs, where Docker's overlay2 storage cannot work: "
             "mount a volume there or set DOCLAB_STATE to a folder on another filesystem (e.g. the workspace)"
         )
 

@@ -132,13 +132,28 @@ def pinned() -> dict[str, str]:
 class Seeder:
     """Writes what changed, pushes it to the lab registry, and records digests and package versions."""
 
-    def __init__(self, reporter: Reporter) -> None:
+    def __init__(self, reporter: Reporter, trees: Path | None = None) -> None:
         self.reporter = reporter
+        self.trees = trees or paths.rootfs_cache()
         self.registry = registry.address()
         self.state = load_state()
         self.built: list[str] = []
         self.chain = dockerbin.toolchain()
         self._images: dict[str, ociimage.Image] = {}
+        self._fresh_trees: set[str] = set()  # made by prepare_debian() in this run: not made again
+
+    def prepare_debian(self) -> None:
+        """mmdebstrap for a stale Debian root, which needs nothing of the lab's Docker: `up` runs it
+        while the Docker packages download, the two longest steps of a first `up` side by side."""
+        for recipe in selected_recipes(wanted_images()):
+            if recipe.spec.get("rootfs") != "debian":
+                continue
+            record = self.state["images"].get(recipe.name, {})
+            if record.get("hash") == recipe_hash(recipe, "", "") and self._tree(recipe).is_dir():
+                continue
+            with self.reporter.step(f"mmdebstrap {recipe.spec.get('suite', 'bookworm')} for {recipe.tags[0]}"):
+                self._make_tree(recipe, self._tree(recipe))
+            self._fresh_trees.add(recipe.name)
 
     def seed(self) -> list[str]:
         recipes = selected_recipes(wanted_images())
@@ -155,7 +170,7 @@ class Seeder:
         derived = [r for r in todo if r.parent]
         for recipe in derived:  # a current parent's image is computed once, before the threads share it
             parent = all_recipes()[recipe.parent or ""]
-            self._image(parent, rebuild=not self._tree(parent).is_dir())
+            self.image_of(parent, rebuild=not self._tree(parent).is_dir())
         if derived:
             with ThreadPoolExecutor(max_workers=len(derived)) as pool:
                 for future in [pool.submit(self._write, r, hashes[r.name]) for r in derived]:
@@ -178,11 +193,11 @@ class Seeder:
         )
 
     def _tree(self, recipe: Recipe) -> Path:
-        return paths.rootfs_cache() / recipe.name
+        return self.trees / recipe.name
 
     def _write(self, recipe: Recipe, content_hash: str) -> None:
         with self.reporter.step(f"write {recipe.tags[0]}"):
-            image = self._image(recipe, rebuild=True)
+            image = self.image_of(recipe, rebuild=True)
             for tag in recipe.tags:
                 ociimage.push(self.registry, registry_repository(tag), [split(tag)[1]], image)
         record = {
@@ -196,7 +211,7 @@ class Seeder:
         save_state(self.state)
         self.built.append(recipe.tags[0])
 
-    def _image(self, recipe: Recipe, rebuild: bool) -> ociimage.Image:
+    def image_of(self, recipe: Recipe, rebuild: bool) -> ociimage.Image:
         """The image of a recipe, its tree made anew when `rebuild` or when it is not on disk."""
         if recipe.name in self._images:
             return self._images[recipe.name]
@@ -204,8 +219,8 @@ class Seeder:
         parent_image = None
         if recipe.parent:
             parent = all_recipes()[recipe.parent]
-            parent_image = self._image(parent, rebuild=not self._tree(parent).is_dir())
-        if rebuild or not tree.is_dir():
+            parent_image = self.image_of(parent, rebuild=not self._tree(parent).is_dir())
+        if (rebuild and recipe.name not in self._fresh_trees) or not tree.is_dir():
             self._make_tree(recipe, tree)
         if parent_image is None:
             layer = layers.build(tree, EPOCH)
@@ -234,6 +249,7 @@ class Seeder:
                 tree,
                 recipe.spec.get("packages", []),
                 recipe.spec.get("commands", []),
+                EPOCH,
             )
         else:
             raise DoclabError(f"{recipe.folder / 'recipe.json'}: set `rootfs` or `from`")

@@ -173,7 +173,7 @@ def debian(root: Path, suite: str, epoch: int, include: list[str]) -> None:
     tidy(root)
 
 
-def derive(parent: Path, root: Path, packages: list[str], commands: list[str]) -> None:
+def derive(parent: Path, root: Path, packages: list[str], commands: list[str], epoch: int) -> None:
     """A copy of `parent` with `packages` installed by apt-get in a chroot, then `commands` run in it."""
     _fresh(root)
     _run(["cp", "-a", f"{parent}/.", str(root)], f"copying {parent}")
@@ -197,11 +197,32 @@ def derive(parent: Path, root: Path, packages: list[str], commands: list[str]) -
     inner += commands
     if inner:
         script.append(f"chroot {shlex.quote(str(root))} /bin/sh -ec {shlex.quote(' && '.join(inner))}")
-    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "DEBIAN_FRONTEND": "noninteractive", "LC_ALL": "C"}
+    env = {
+        "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+        "DEBIAN_FRONTEND": "noninteractive",
+        "LC_ALL": "C",
+        "SOURCE_DATE_EPOCH": str(epoch),  # honoured by the tools that stamp dates into files
+    }
     # A private mount namespace: the proc and dev mounts go away with it, even if we are killed.
     _run(["unshare", "--mount", "--propagation", "private", "sh", "-c", "\n".join(script)], f"apt-get install in {root.name}", env=env)
     (root / "tmp/doclab.list").unlink(missing_ok=True)
     tidy(root)
+    _pin_password_dates(root, epoch)
+
+
+def _pin_password_dates(root: Path, epoch: int) -> None:
+    """useradd writes today's date as each new account's last password change: the image's date instead."""
+    shadow = root / "etc/shadow"
+    if not shadow.is_file():
+        return
+    day = str(epoch // 86400)
+    lines = []
+    for line in shadow.read_text().splitlines():
+        fields = line.split(":")
+        if len(fields) > 2 and fields[2]:
+            fields[2] = day
+        lines.append(":".join(fields))
+    shadow.write_text("\n".join(lines) + "\n")
 
 
 def tidy(root: Path) -> None:

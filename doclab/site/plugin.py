@@ -31,9 +31,11 @@ from mkdocs.plugins import BasePlugin, event_priority
 from mkdocs.structure.files import Files
 from mkdocs.structure.pages import Page
 
+from doclab.compose import lab_facts
 from doclab.config import Settings
-from doclab.engine.embeds import find_includes
+from doclab.engine.embeds import Include, render_page, resolve_snippet, scan_page
 from doclab.engine.example import load_example
+from doclab.engine.runners import displayed
 from doclab.engine.session import Embed, SiteReport, VerificationSession
 from doclab.errors import DoclabError
 from doclab.site.config import PLACEHOLDER, DoclabConfig
@@ -84,7 +86,9 @@ class DoclabPlugin(BasePlugin[DoclabConfig]):
         if self.session is None or self.session.root != root:
             self.session = VerificationSession(
                 root=root,
+                facts=lambda: lab_facts(settings, jobs=settings.jobs),
                 mode=settings.verify,
+                snippets=self.config.snippets,
                 docker_host=settings.docker_host or None,
                 jobs=settings.jobs,
                 report_file=Path(self.config.check_report),
@@ -104,7 +108,7 @@ class DoclabPlugin(BasePlugin[DoclabConfig]):
             return markdown
         lang = page_language(page.file.src_uri)
         source = self._source(page, config)
-        markdown, examples = self._point_includes(markdown, source)
+        markdown, examples = self._point_includes(markdown, source, lang)
         if PLACEHOLDER in markdown:
             markdown = markdown.replace(PLACEHOLDER, self._render_report(config, lang))
         if examples:
@@ -128,7 +132,15 @@ class DoclabPlugin(BasePlugin[DoclabConfig]):
             source = page.relative_to(root).as_posix()
             markdown = page.read_text(encoding="utf-8")
             self.titles[source] = page_title(markdown, page.stem.split(".")[0])
-            for include in find_includes(markdown):
+            scan = scan_page(markdown, source)  # every mode: other include forms, unverified Docker blocks
+            for error in scan.errors:
+                log.error(f"doclab: {error}")
+            for include in scan.includes:
+                try:  # a symlink out of snippets/ is refused here, in every mode, and never read
+                    resolve_snippet(root / self.config.snippets, include.path, source, include.line)
+                except DoclabError as error:
+                    log.error(f"doclab: {error}")
+                    continue
                 embeds.append(Embed(source, include.line, f"{self.config.snippets}/{include.path}"))
         site = self.session.verify(embeds)
         for problem in site.problems:
@@ -150,28 +162,23 @@ class DoclabPlugin(BasePlugin[DoclabConfig]):
             log.warning(f"doclab: {count} examples not verified: {site.why_not} (showing the recorded output)")
 
     # -- pages ---------------------------------------------------------------
-    def _point_includes(self, markdown: str, source: str) -> tuple[str, list[str]]:
-        """Each include starts after the example's header; a missing example is one error at its line."""
+    def _point_includes(self, markdown: str, source: str, lang: str) -> tuple[str, list[str]]:
+        """Each include becomes the example as the engine parsed it (engine/embeds.render_page), so what a
+        reader sees is what was judged; illustrations get their "not run" label. Problems were logged once
+        by _verify; here a refused or missing example is only shown as such in place."""
         assert self.session is not None
-        lines = markdown.splitlines()
+        root = self.session.root
         examples = []
-        for include in find_includes(markdown):
+
+        def shown(include: Include) -> str:
             path = f"{self.config.snippets}/{include.path}"
-            index = include.line - 1
-            indent = lines[index][: len(lines[index]) - len(lines[index].lstrip())]
-            file = self.session.root / path
-            if not file.is_file():
-                log.error(f"{source}:{include.line}: missing example {path} (create it or fix the include)")
-                lines[index] = f"{indent}missing example {path}"
-                continue
+            resolve_snippet(root / self.config.snippets, include.path, source, include.line)
+            example = load_example(root / path, root / self.config.snippets)
             examples.append(path)
-            if include.spec == include.path:
-                try:
-                    start = load_example(file).body_start_line
-                except DoclabError:
-                    continue  # reported once, by the session
-                lines[index] = f'{indent}--8<-- "{include.path}:{start}:"'
-        return "\n".join(lines) + ("\n" if markdown.endswith("\n") else ""), examples
+            return displayed(example, path)
+
+        rendered, _ = render_page(markdown, source, shown, lang)
+        return rendered, examples
 
     def _footer_facts(self, examples: list[str], lang: str, files: Files) -> dict[str, Any]:
         """What the footer says about this page's examples; the words are the template's."""

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from doclab.engine.report import Report, Result
+from doclab.engine.session import Embed, VerificationSession
 from tests.helpers import mini_project, mkdocs_build
 
 NO_DAEMON = "unix:///nonexistent.sock"
@@ -21,17 +22,15 @@ VERSIONS = {"engine": "26.1.5", "cli": "26.1.5", "buildx": "0.13.1", "compose": 
 
 
 def _write_report(project: Path, **versions: str) -> None:
-    report = Report(
+    """The report as `doclab check` writes it (the lab's tool versions when it knows them)."""
+    Report(
         results=[Result(path="snippets/probe/example.console", kind="console", status="passed", seconds=0.4)],
         daemon_version="26.1.5",
         docker_host="unix:///run/doclab/1/docker.sock",
         started_at="2026-11-27T10:00:00+00:00",
         finished_at="2026-11-27T10:00:05+00:00",
-    )
-    report.write(project / ".doclab" / "report.json")
-    if versions:  # what the lab adds when it knows the client tools' versions
-        data = json.loads((project / ".doclab" / "report.json").read_text(encoding="utf-8"))
-        (project / ".doclab" / "report.json").write_text(json.dumps(data | {"versions": versions}), encoding="utf-8")
+        versions=versions,
+    ).write(project / ".doclab" / "report.json")
 
 
 def _footer(html: str) -> str:
@@ -87,32 +86,38 @@ def test_the_site_report_is_the_check_report_with_its_pages(report_site):
     }
 
 
+def _session(project: Path) -> tuple[VerificationSession, list[Embed]]:
+    embeds = [Embed(f"docs/probe.{lang}.md", 4, "snippets/probe/example.console") for lang in ("zh", "en")]
+    return VerificationSession(root=project, mode="report"), embeds
+
+
 def test_an_example_the_report_does_not_cover_is_not_verified(tmp_path):
     project = mini_project(tmp_path / "project")
     _write_report(project)
     (project / "snippets/probe/other.console").write_text("$ echo other\nother\n", encoding="utf-8")
-    page = project / "docs/probe.en.md"
-    page.write_text(page.read_text() + '\n```console\n--8<-- "probe/other.console"\n```\n', encoding="utf-8")
-    rc, output = mkdocs_build(project, env={"DOCLAB_VERIFY": "report", "DOCKER_HOST": NO_DAEMON})
-    assert rc == 0, output[-3000:]
-    warnings = [line for line in output.splitlines() if line.startswith("WARNING") and "doclab" in line]
-    assert warnings == [
-        (
-            "WARNING -  doclab: 2 examples not verified: no result for snippets/probe/other.console in "
-            ".doclab/report.json; run `doclab check` (showing the recorded output)"
-        )
-    ], output[-3000:]
-    assert "doclab-verified--unverified" in (project / "site/en/probe/index.html").read_text()
+    session, embeds = _session(project)
+    site = session.verify([*embeds, Embed("docs/probe.en.md", 9, "snippets/probe/other.console")])
+    assert not site.verified
+    assert site.why_not == "no result for snippets/probe/other.console in .doclab/report.json; run `doclab check`"
+    assert (site.status("snippets/probe/example.console"), site.status("snippets/probe/other.console")) == (
+        "passed",
+        "unverified",
+    )
 
 
 def test_no_report_is_one_line_saying_to_run_check(tmp_path):
+    session, embeds = _session(mini_project(tmp_path / "project"))
+    site = session.verify(embeds)
+    assert (site.verified, site.why_not) == (
+        False,
+        ".doclab/report.json: no report to render; run `doclab check` first",
+    )
+    assert site.summary_line() == (
+        "doclab: 1 examples not verified: .doclab/report.json: no report to render; run `doclab check` first"
+    )
+
+
+def test_off_runs_nothing_and_says_why(tmp_path):
     project = mini_project(tmp_path / "project")
-    rc, output = mkdocs_build(project, "--strict", env={"DOCLAB_VERIFY": "report", "DOCLAB_REQUIRE_VERIFY": "1"})
-    assert rc != 0
-    errors = [line for line in output.splitlines() if line.startswith("ERROR") and "doclab" in line]
-    assert errors == [
-        (
-            "ERROR   -  doclab: 1 examples not verified: .doclab/report.json: no report to render; run `doclab check` "
-            "first (DOCLAB_REQUIRE_VERIFY=1 requires it)"
-        )
-    ], output[-3000:]
+    site = VerificationSession(root=project, mode="off").verify(_session(project)[1])
+    assert (site.verified, site.source, site.why_not, site.report.results) == (False, "off", "DOCLAB_VERIFY=off", [])

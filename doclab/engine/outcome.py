@@ -1,0 +1,33 @@
+"""The typed outcome of judging one example, before the checker turns it into the report's Result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from doclab.engine.normalize import cap_lines
+
+TAIL_LINES = 15
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # passed | failed | skipped
+    reason: str = ""  # short, for tables: "output drift", "timeout", "recorded", ...
+    line: int | None = None
+    message: str = ""  # the one line: `file:line: what happened`
+    detail: str = ""  # a capped diff or the tail of the output
+    recorded: str | None = None  # with --update: the file's new text, which the checker writes
+
+    @classmethod
+    def passed(cls, reason: str = "", recorded: str | None = None) -> Outcome:
+        return cls("passed", reason, recorded=recorded)
+
+    @classmethod
+    def failed(cls, line: int | None, message: str, reason: str, detail: str = "") -> Outcome:
+        return cls("failed", reason, line, message, cap_lines(detail))
+
+
+def tail(text: str, lines: int = TAIL_LINES) -> str:
+    """The last lines of some output, each cut to a sane width, for a failure's detail."""
+    kept = text.rstrip("\n").splitlines()[-lines:]
+    return "\n".join(line if len(line) <= 400 else line[:400] + " … (line cut)" for line in kept)
