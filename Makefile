@@ -17,7 +17,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements.stamp
 # The lab's Docker itself comes from Debian packages unpacked into the lab's state (no apt install):
 # these are the tools around it. mmdebstrap and gcc write the base images.
-APT_PACKAGES := python3-venv mmdebstrap gcc libc6-dev chromium fonts-noto-cjk curl
+APT_PACKAGES := python3-venv mmdebstrap gcc libc6-dev chromium fonts-noto-cjk curl iptables bubblewrap
 
 export NO_MKDOCS_2_WARNING := 1
 

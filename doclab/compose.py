@@ -10,6 +10,7 @@ from pathlib import Path
 
 from doclab.config import Settings
 from doclab.engine.facts import LabFacts
+from doclab.engine.ledger import SandboxHooks
 
 
 def lab_facts(settings: Settings, jobs: int = 1, use_cache: bool = True, docker_host: str = "") -> LabFacts:
@@ -35,6 +36,7 @@ def lab_facts(settings: Settings, jobs: int = 1, use_cache: bool = True, docker_
             docker_bin=Path(found.docker_bin),
             cli_plugins=Path(found.cli_plugins),
             versions=versions,
+            sandbox=sandbox_hooks(),
         )
     state = Path(lab.state_dir())
     hosts = (chosen,) if chosen else settings.hosts[:jobs] or (lab.docker_host(0), *lab.worker_hosts(jobs - 1))
@@ -44,4 +46,21 @@ def lab_facts(settings: Settings, jobs: int = 1, use_cache: bool = True, docker_
         registry=lab.registry_address(),
         base_images=tuple(lab.base_images()),
         cache_dir=state / "cache" if use_cache else None,
+        sandbox=sandbox_hooks(),
+    )
+
+
+def sandbox_hooks() -> SandboxHooks:
+    """The lab's authorization plugin, as the checker uses it (issue 16): sessions, ledger, admin token."""
+    from doclab.lab import authz, scratch_registry
+
+    return SandboxHooks(
+        admin_headers=authz.admin_headers,
+        example_uid=authz.example_uid_for,
+        open_session=authz.open_session_for,
+        owned=authz.owned_for,
+        close_session=authz.close_session_for,
+        session_of_dead_run=authz.dead_session_for,
+        scratch_registry=scratch_registry.during_check,
+        push_registries=authz.push_registries,
     )

@@ -9,6 +9,7 @@ line naming the variable and what to set instead.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -24,10 +25,6 @@ _FALSE = ("0", "false", "no", "off")
 
 class _Malformed(ValueError):
     """A value a parser cannot take: the message follows "NAME='value' " and may use {name}."""
-
-
-def _text(raw: str) -> str:
-    return raw
 
 
 def _path(raw: str) -> Path:
@@ -49,6 +46,12 @@ def _count(lowest: int, highest: int) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def _size(raw: str) -> str:
+    if not re.fullmatch(r"[1-9][0-9]*[KMGT]?", raw):
+        raise _Malformed("is not a size like 2G or 512M; unset it or fix it")
+    return raw
 
 
 def _flag(raw: str) -> bool:
@@ -86,8 +89,12 @@ class Settings:
     index: int = field(default=0, metadata=_env("DOCLAB_INDEX", _count(0, 44)))  # 10.<211+44>.0.0/16 is the last pool
     registry_port: int = field(default=5000, metadata=_env("DOCLAB_REGISTRY_PORT", _count(1, 65535)))
     images: tuple[str, ...] = field(default=(), metadata=_env("DOCLAB_IMAGES", _names))  # () = every recipe
-    # the engine: where examples run ("" = the lab's daemon)
-    docker_host: str = field(default="", metadata=_env("DOCKER_HOST", _text))
+    # None: the mirror's port + 1000, one per lab instance
+    scratch_registry_port: int | None = field(
+        default=None, metadata=_env("DOCLAB_SCRATCH_REGISTRY_PORT", _count(1, 65535))
+    )
+    data_root_size: str = field(default="2G", metadata=_env("DOCLAB_DATA_ROOT_SIZE", _size))
+    # the engine: where examples run (() = the lab's verification daemons, never the playground)
     hosts: tuple[str, ...] = field(default=(), metadata=_env("DOCLAB_HOSTS", _names))
     jobs: int = field(default=1, metadata=_env("DOCLAB_JOBS", _count(1, 64)))
     # the site build

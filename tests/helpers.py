@@ -17,7 +17,7 @@ from doclab.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 # the settings a site build reads; each build test sets the ones it means and inherits none
-SITE_VARIABLES = ("DOCLAB_VERIFY", "DOCLAB_REQUIRE_VERIFY", "DOCLAB_JOBS")
+SITE_VARIABLES = ("DOCLAB_VERIFY", "DOCLAB_REQUIRE_VERIFY", "DOCLAB_JOBS", "DOCLAB_HOSTS")
 assert set(SITE_VARIABLES) <= set(Settings.variables())
 
 

@@ -122,7 +122,7 @@ def test_bad_header_names_file_and_line(lab_host, tmp_path):
 
 
 def test_no_daemon_gives_one_clear_line(tmp_path):
-    env = dict(os.environ, DOCKER_HOST="unix:///nonexistent/docker.sock")
+    env = dict(os.environ, DOCLAB_HOSTS="unix:///nonexistent/docker.sock")  # DOCKER_HOST is not where checks run
     run = subprocess.run(
         [
             sys.executable,
@@ -170,3 +170,134 @@ def test_update_rewrites_recorded_output(lab_host, tmp_path):
     assert result.status == "passed" and result.reason == "recorded"
     assert example.read_text().endswith("$ docker run --rm busybox echo live\nlive\n")
     assert only(check(lab_host, tmp_path, example)).status == "passed"
+
+
+# -- issue 12, one way to embed: the strict build refuses what it cannot verify (no daemon needed) -------
+
+HOSTILE_PAGES = {  # page body (after "# Title" and a blank line), the error's line, what it says
+    "scissors": ('```console\n---8<--- "probe/example.console"\n```\n', 4, "unsupported include form"),
+    "escaped": ('```console\n;--8<-- "probe/example.console"\n```\n', 4, "unsupported include form"),
+    "block": ("```console\n--8<--\nprobe/example.console\n--8<--\n```\n", 4, "an include must be the only line"),
+    "outside": ('--8<-- "probe/example.console"\n', 3, "an include outside a code block"),
+    "range": ('```console\n--8<-- "probe/example.console:1:2"\n```\n', 4, "include path 'probe/example.console:1:2'"),
+    "console": ("```console\n$ docker run --rm busybox echo fake\nfake\n```\n", 3, "a `console` block that is not"),
+    "sdk": ("```python\nimport docker\n#> fake\n```\n", 3, "a Python block that uses Docker that is not"),
+    "prompt": ("```text\n$ docker ps\nfake\n```\n", 4, "a `$ docker` transcript line that is not"),
+}
+
+
+def test_pages_with_unverifiable_blocks_fail_the_strict_build_one_line_each(build_site, tmp_path):
+    from tests.helpers import mini_project
+
+    mini = mini_project(tmp_path / "project")
+    for name, (body, _, _) in HOSTILE_PAGES.items():
+        for lang in ("zh", "en"):
+            (mini / "docs" / f"h-{name}.{lang}.md").write_text(f"# {name}\n\n{body}", encoding="utf-8")
+    rc, output = build_site(mini, "--strict", env={"DOCLAB_VERIFY": "0"})
+    assert rc != 0, output[-2000:]
+    assert "Traceback" not in output
+    errors = sorted(entry.split("doclab: ", 1)[1] for entry in output.splitlines() if entry.startswith("ERROR"))
+    expected = sorted(
+        f"docs/h-{name}.{lang}.md:{line}: {what}"
+        for name, (_, line, what) in HOSTILE_PAGES.items()
+        for lang in ("en", "zh")
+    )
+    assert len(errors) == len(expected), "\n".join(errors)
+    for error, want in zip(errors, expected, strict=True):
+        assert error.startswith(want), (error, want)
+
+
+def test_an_illustration_builds_and_is_labelled(build_site, tmp_path):
+    from tests.helpers import mini_project
+
+    mini = mini_project(tmp_path / "project")
+    page = mini / "docs" / "probe.zh.md"
+    illustration = "```{ .console .illustration }\n$ docker search nginx\nNAME  DESCRIPTION\n```\n"
+    page.write_text(page.read_text(encoding="utf-8") + "\n" + illustration, encoding="utf-8")
+    rc, output = build_site(mini, "--strict", "-d", str(tmp_path / "site"), env={"DOCLAB_VERIFY": "0"})
+    assert rc == 0, output[-2000:]
+    html = (tmp_path / "site" / "probe" / "index.html").read_text(encoding="utf-8")
+    assert '<span class="filename">示意，未运行</span>' in html
+    assert "illustration" in html
+
+
+@pytest.mark.parametrize("verify", ["0", "auto"])
+def test_a_snippet_symlinked_to_etc_shadow_is_one_line_and_never_rendered(verify, build_site, tmp_path):
+    from tests.helpers import mini_project
+
+    mini = mini_project(tmp_path / "project")
+    example = mini / "snippets" / "probe" / "example.console"
+    example.unlink()
+    example.symlink_to("/etc/shadow")
+    rc, output = build_site(mini, "--strict", "-d", str(tmp_path / "site"), env={"DOCLAB_VERIFY": verify})
+    assert rc != 0
+    assert "Traceback" not in output
+    errors = [entry for entry in output.splitlines() if "refused" in entry]
+    assert errors, output[-2000:]
+    assert all("outside snippets/ (a symlink out); not read" in entry for entry in errors), errors
+    shadow_first_line = Path("/etc/shadow").read_text().split(":", 1)[0]
+    for page in (tmp_path / "site").rglob("*.html"):
+        assert f"{shadow_first_line}:" not in page.read_text(encoding="utf-8"), page
+
+
+# -- issue 12 on the lab: what the checker compares, and what the example cannot forge ----------------
+
+HOSTILE = EXAMPLES / "hostile"
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("checksum.console", "checksum.console:2: output drift"),
+        ("checksum-line.console", "checksum-line.console:2: output drift"),
+        ("limit.console", "limit.console:3: output drift"),
+        ("log-numbers.console", "log-numbers.console:2: output drift"),
+        ("os-system.py", "os-system.py:4: output drift"),
+        ("silent.py", "silent.py:5: output drift"),
+        ("forged-marker.console", "forged-marker.console:5: $ docker rnu busybox -> exit 1"),
+    ],
+)
+def test_hostile_recordings_fail(lab_host, tmp_path, name, message):
+    result = only(check(lab_host, tmp_path, HOSTILE / name))
+    assert result.status == "failed", result
+    assert result.message == f"tests/examples/hostile/{message}" + (
+        ""
+        if "->" in message
+        else (
+            ": the output differs from the `#>` comments (run with --update to re-record)"
+            if name.endswith(".py")
+            else ": the live output differs from the recording (run with --update to re-record)"
+        )
+    )
+
+
+@pytest.mark.parametrize("name", ["checksum-right.console", "sdk-whole.py"])
+def test_their_near_misses_pass(lab_host, tmp_path, name):
+    result = only(check(lab_host, tmp_path, HOSTILE / name))
+    assert result.status == "passed", result.message + result.detail
+
+
+def test_a_cache_entry_planted_in_the_tree_is_never_read(lab_host, tmp_path):
+    import json
+
+    entry = json.dumps({"key": "0" * 64, "status": "passed", "commands": []})
+    planted = [ROOT / ".doclab" / "cache" / "00" / f"{'0' * 64}.json", tmp_path / ".doclab" / "cache" / "00" / "x.json"]
+    try:
+        for file in planted:
+            file.parent.mkdir(parents=True, exist_ok=True)
+            file.write_text(entry)
+        result = only(check(lab_host, tmp_path, HOSTILE / "checksum.console"))
+        assert result.status == "failed"
+    finally:
+        planted[0].unlink(missing_ok=True)
+
+
+def test_an_entry_an_example_writes_into_the_cache_is_swept(lab_host, tmp_path):
+    from doclab.engine.cache import ResultCache
+
+    cache_dir = tmp_path / ".cache"
+    example = tmp_path / "forger.console"
+    example.write_text(f"$ mkdir -p {cache_dir}/ff && echo '{{}}' > {cache_dir}/ff/{'f' * 64}.json\n")
+    assert only(check(lab_host, tmp_path, example)).status == "passed"
+    assert not (cache_dir / "ff" / f"{'f' * 64}.json").exists()
+    assert ResultCache(cache_dir).get("f" * 64) is None

@@ -104,8 +104,15 @@ def test_facts_name_the_verification_daemons_not_the_playground(main_lab):
     facts = lab.facts(jobs=2)
     assert facts.playground_host == lab.docker_host(0)
     assert facts.verification_hosts == (lab.docker_host(1), lab.docker_host(2))
-    assert {"busybox:latest", "hello-world:latest", "debian:bookworm-slim", "python:3.11-slim", "nginx:latest",
-            "httpd:latest", "registry:2"} <= set(facts.base_images)
+    assert {
+        "busybox:latest",
+        "hello-world:latest",
+        "debian:bookworm-slim",
+        "python:3.11-slim",
+        "nginx:latest",
+        "httpd:latest",
+        "registry:2",
+    } <= set(facts.base_images)
     assert facts.versions["engine"].startswith("26.1") and facts.versions["buildx"] and facts.versions["compose"]
 
 
@@ -220,15 +227,28 @@ def test_state_on_overlayfs_is_one_line_naming_the_fix(tmp_path):
     for folder in ("lower", "upper", "work", "merged"):
         (tmp_path / folder).mkdir()
     mount = subprocess.run(
-        ["mount", "-t", "overlay", "overlay", "-o",
-         f"lowerdir={tmp_path}/lower,upperdir={tmp_path}/upper,workdir={tmp_path}/work", str(tmp_path / "merged")],
-        capture_output=True, text=True, check=False,
+        [
+            "mount",
+            "-t",
+            "overlay",
+            "overlay",
+            "-o",
+            f"lowerdir={tmp_path}/lower,upperdir={tmp_path}/upper,workdir={tmp_path}/work",
+            str(tmp_path / "merged"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if mount.returncode != 0:
         pytest.skip(f"cannot mount overlayfs here: {mount.stderr.strip()}")
     try:
-        env = {"DOCLAB_STATE": str(tmp_path / "merged/state"), "DOCLAB_RUN": "/run/dlt-ovl",
-               "DOCLAB_INDEX": "43", "DOCLAB_REGISTRY_PORT": str(free_port())}
+        env = {
+            "DOCLAB_STATE": str(tmp_path / "merged/state"),
+            "DOCLAB_RUN": "/run/dlt-ovl",
+            "DOCLAB_INDEX": "43",
+            "DOCLAB_REGISTRY_PORT": str(free_port()),
+        }
         run = doclab("up", "--quiet", env=env)
         assert run.returncode == 1
         line = one_line(run.stderr)
@@ -347,9 +367,16 @@ def test_a_system_dockerd_keeps_its_bridge_and_container(instance, tmp_path):
     socket_path = run_dir / "docker.sock"
     for folder in (home, run_dir):
         folder.mkdir(parents=True, exist_ok=True)
-    argv = [str(chain / "dockerd"), f"--data-root={home}/data", f"--exec-root={run_dir}/exec",
-            f"--pidfile={run_dir}/dockerd.pid", f"--host=unix://{socket_path}", "--iptables=false",
-            "--containerd-namespace=sysd-test", "--containerd-plugins-namespace=sysd-test-plugins"]
+    argv = [
+        str(chain / "dockerd"),
+        f"--data-root={home}/data",
+        f"--exec-root={run_dir}/exec",
+        f"--pidfile={run_dir}/dockerd.pid",
+        f"--host=unix://{socket_path}",
+        "--iptables=false",
+        "--containerd-namespace=sysd-test",
+        "--containerd-plugins-namespace=sysd-test-plugins",
+    ]
     env = {**os.environ, "PATH": f"{chain}:/usr/sbin:/usr/bin:/sbin:/bin"}
     with (home / "dockerd.log").open("wb") as log_file:
         system = subprocess.Popen(argv, env=env, stdout=log_file, stderr=log_file, start_new_session=True)

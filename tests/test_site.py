@@ -23,6 +23,9 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
+from doclab.compose import lab_facts
+from doclab.config import Settings
+from doclab.engine.session import Embed, VerificationSession
 from doclab.site.plugin import page_title
 from tests.helpers import FAILING, mini_project
 
@@ -38,7 +41,7 @@ def site_build(project_root, lab_docker_host, build_site, artifacts_dir):
     rc, output = build_site(
         project_root,
         "--strict",
-        env={"DOCKER_HOST": lab_docker_host, "DOCLAB_REQUIRE_VERIFY": "1"},
+        env={"DOCLAB_HOSTS": lab_docker_host, "DOCLAB_REQUIRE_VERIFY": "1"},
         log=artifacts_dir / "build-1.log",
     )
     report = project_root / "site" / "verification.json"
@@ -125,7 +128,6 @@ def test_check_then_report_build_is_the_same_verified_site(build_site, tmp_path,
         env={
             "DOCLAB_VERIFY": "report",
             "DOCLAB_REQUIRE_VERIFY": "1",
-            "DOCKER_HOST": NO_DAEMON,
             "DOCLAB_HOSTS": NO_DAEMON,
         },
         log=artifacts_dir / "build-from-report.log",
@@ -136,6 +138,21 @@ def test_check_then_report_build_is_the_same_verified_site(build_site, tmp_path,
     footers = _footers(mini / "site")
     assert len(footers) == 2 and all("doclab-verified--verified" in f for f in footers.values()), footers
     assert footers == _footers(tmp_path / "verified-site")
+
+
+def test_the_session_judges_an_unchanged_example_once_per_process(tmp_path):
+    """What `mkdocs serve` rebuilds and mkdocs-static-i18n's second language rely on: the session
+    remembers results, so the engine is not even asked again (it reports every result it gives)."""
+    mini = mini_project(tmp_path / "project", f"$ echo {tmp_path.name}\n{tmp_path.name}\n")  # new to the cache
+    asked: list[str] = []
+    session = VerificationSession(
+        root=mini, facts=lambda: lab_facts(Settings.from_env()), on_result=lambda r: asked.append(r.path)
+    )
+    embeds = [Embed(f"docs/probe.{lang}.md", 4, "snippets/probe/example.console") for lang in ("zh", "en")]
+    first = session.verify(embeds)
+    assert (first.verified, first.status("snippets/probe/example.console"), len(asked)) == (True, "passed", 1)
+    second = session.verify(embeds)
+    assert (second.verified, second.status("snippets/probe/example.console"), len(asked)) == (True, "cached", 1)
 
 
 def test_console_copy_button_copies_only_commands(site_dir):
@@ -175,7 +192,7 @@ def test_second_build_runs_nothing(site_dir, project_root, lab_docker_host, buil
     rc, output = build_site(
         project_root,
         "--strict",
-        env={"DOCKER_HOST": lab_docker_host, "DOCLAB_REQUIRE_VERIFY": "1"},
+        env={"DOCLAB_HOSTS": lab_docker_host, "DOCLAB_REQUIRE_VERIFY": "1"},
         log=artifacts_dir / "build-2.log",
     )
     assert rc == 0, output[-6000:]
@@ -282,7 +299,7 @@ def test_failing_example_fails_the_strict_build(project_root, lab_docker_host, b
     rc, output = build_site(
         mini,
         "--strict",
-        env={"DOCKER_HOST": lab_docker_host, "DOCLAB_REQUIRE_VERIFY": "1"},
+        env={"DOCLAB_HOSTS": lab_docker_host, "DOCLAB_REQUIRE_VERIFY": "1"},
         log=artifacts_dir / "build-failing-example.log",
     )
     assert rc != 0, output[-3000:]
@@ -309,7 +326,7 @@ def test_missing_example_is_one_error_per_page(project_root, build_site, tmp_pat
 
 def test_without_daemon_warns_once_and_make_build_fails(project_root, build_site, tmp_path):
     mini = mini_project(tmp_path / "project")
-    rc, output = build_site(mini, env={"DOCKER_HOST": NO_DAEMON})
+    rc, output = build_site(mini, env={"DOCLAB_HOSTS": NO_DAEMON})
     assert rc == 0, output[-3000:]
     warnings = [line for line in output.splitlines() if line.startswith("WARNING") and "doclab" in line]
     assert len(warnings) == 1 and "not verified" in warnings[0], warnings
@@ -317,6 +334,6 @@ def test_without_daemon_warns_once_and_make_build_fails(project_root, build_site
     assert "doclab-verified--unverified" in html
     assert "hello from a verified example" in html
 
-    rc, output = build_site(mini, "--strict", env={"DOCKER_HOST": NO_DAEMON, "DOCLAB_REQUIRE_VERIFY": "1"})
+    rc, output = build_site(mini, "--strict", env={"DOCLAB_HOSTS": NO_DAEMON, "DOCLAB_REQUIRE_VERIFY": "1"})
     assert rc != 0
     assert "not verified" in output

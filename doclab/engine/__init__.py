@@ -28,7 +28,7 @@ _EXPORTS = {
 __all__ = ["Checker", "Example", "LabFacts", "Report", "Result", "discover", "load_example", "probe"]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
     if name not in _EXPORTS:
         raise AttributeError(f"module 'doclab.engine' has no attribute {name!r}")
     return getattr(import_module(_EXPORTS[name]), name)

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -40,7 +41,7 @@ def doclab_version() -> str:
     return f"{doclab.__version__}+{digest.hexdigest()[:16]}"
 
 
-def cache_key(
+def cache_key(  # noqa: PLR0913, PLR0917 -- every input of the key is a parameter, on purpose
     content_hash: str,
     header_raw: tuple[str, ...],
     engine_version: str,
@@ -117,11 +118,33 @@ class ResultCache:
         except FileNotFoundError:
             return None
         except (ValueError, OSError, AttributeError, TypeError):
-            try:
+            with contextlib.suppress(OSError):
                 path.unlink()
-            except OSError:
-                pass
             return None
+
+    def sweep(self, since: float) -> list[Path]:
+        """Delete every entry made since `since` (a time.time()) that this checker did not write, and every
+        entry if the secret changed: call after each example, so nothing an example wrote outlives it."""
+        removed: list[Path] = []
+        secret = self.directory / SECRET_FILE
+        try:
+            replaced = secret.read_bytes() != self._secret
+        except OSError:
+            replaced = True
+        for entry in self.directory.glob("*/*"):
+            try:
+                info = entry.lstat()
+            except OSError:
+                continue
+            ours = self._written.get(entry.stem) == info.st_mtime_ns
+            if replaced or (info.st_mtime >= since - 1 and not ours):
+                entry.unlink(missing_ok=True)
+                removed.append(entry)
+        if replaced:
+            secret.unlink(missing_ok=True)
+            self._written.clear()
+            self._secret = self._load_secret()
+        return removed
 
     def put(self, key: str, path: str, seconds: float, commands: list[str]) -> None:
         """Record a passed run. Call only after the run passed."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import sys
+from argparse import Namespace
 from pathlib import Path
 
 from rich.console import Console
@@ -15,11 +16,11 @@ from doclab.engine.runner import Checker
 _STYLE = {"passed": "green", "failed": "bold red", "skipped": "yellow", "cached": "dim"}
 
 
-def _raise_interrupt(signum, frame):  # SIGTERM is handled like Ctrl-C: clean up, then exit
+def _raise_interrupt(*_: object) -> None:  # SIGTERM is handled like Ctrl-C: clean up, then exit
     raise KeyboardInterrupt
 
 
-def cmd_check(args, facts: LabFacts) -> int:
+def cmd_check(args: Namespace, facts: LabFacts) -> int:
     signal.signal(signal.SIGTERM, _raise_interrupt)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -46,7 +47,7 @@ def cmd_check(args, facts: LabFacts) -> int:
     return 0 if report.ok else 1
 
 
-def cmd_reap(args, facts: LabFacts) -> int:
+def cmd_reap(_args: object, facts: LabFacts) -> int:
     removed = Checker(facts, jobs=len(facts.hosts)).reap()
     print(f"doclab: reaped {len(removed)} leftover resource(s)" if removed else "doclab: nothing to reap")
     return 0

@@ -44,7 +44,12 @@ FENCE_RE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 SCISSORS_RE = re.compile(r"-8<-|8<-|-8<")
 BLESSED_RE = re.compile(r'^--8<-- "(?P<path>[^"]+)"$')
 SNIPPET_PATH_RE = re.compile(r"^(?:[A-Za-z0-9_][A-Za-z0-9_.-]*/)*[A-Za-z0-9_][A-Za-z0-9_.-]*\.(?:console|py)$")
-PROMPT_DOCKER_RE = re.compile(r"^[ \t>]*(?:<[^>]*>)*\$[ \t]+(?:.*[\s;&|(`])?(?:sudo[ \t]+)?docker\b")
+# a shell prompt (`$ `, `user@host:~$ `, `root@host:/# `) before a line that runs docker
+PROMPT_DOCKER_RE = re.compile(
+    r"^[ \t>]*(?:<[^>]*>)*(?:\$|[\w.-]+@[\w.-]+(?::\S*)?[$#])[ \t]+(?:.*[\s;&|(`])?(?:sudo[ \t]+)?docker\b"
+)
+# Python that uses the Docker SDK, in a block of any language
+DOCKER_IMPORT_RE = re.compile(r"^[ \t>.]*(?:import[ \t]+docker\b|from[ \t]+docker\b)", re.MULTILINE)
 DOCKER_PY_RE = re.compile(r"\bdocker\b")
 BRACE_INFO_RE = re.compile(r"^\{(?P<attrs>[^}]*)\}\s*$")
 
@@ -98,7 +103,7 @@ def fence_lang(info: str) -> str:
 
 def is_illustration(info: str) -> bool:
     brace = BRACE_INFO_RE.match(info.strip())
-    return bool(brace) and f".{ILLUSTRATION}" in brace.group("attrs").split()
+    return brace is not None and f".{ILLUSTRATION}" in brace.group("attrs").split()
 
 
 def _fences(lines: list[str]) -> tuple[list[Fence], set[int]]:
@@ -133,7 +138,7 @@ def _fences(lines: list[str]) -> tuple[list[Fence], set[int]]:
     return fences, inside
 
 
-def scan_page(markdown: str, page: str) -> PageScan:
+def scan_page(markdown: str, page: str) -> PageScan:  # noqa: PLR0912 -- one branch per form, in order
     """The page's example includes, and an error (page:line) for every other include-like or unverified form."""
     lines = markdown.splitlines()
     fences, inside = _fences(lines)
@@ -160,8 +165,12 @@ def scan_page(markdown: str, page: str) -> PageScan:
             continue
         if lang in CONSOLE_LANGS:
             error(fence.line, _unverified(f"a `{lang}` block", lang))
-        elif lang in PYTHON_LANGS and any(DOCKER_PY_RE.search(text) for text in body):
-            error(fence.line, _unverified("a Python block that uses Docker", lang))
+        elif (lang in PYTHON_LANGS and any(DOCKER_PY_RE.search(text) for text in body)) or (
+            lang not in DOC_LANGS and DOCKER_IMPORT_RE.search("\n".join(body))
+        ):
+            error(
+                fence.line, _unverified("a Python block that uses Docker", lang if lang in PYTHON_LANGS else "python")
+            )
         else:
             prompt = next((n for n, t in enumerate(body, start=fence.line + 1) if PROMPT_DOCKER_RE.match(t)), None)
             if prompt is not None:
@@ -187,7 +196,7 @@ def _unverified(what: str, lang: str = "console") -> str:
     )
 
 
-def _blessed(fence: Fence, page: str, errors: list[LocatedError]) -> Include | None:
+def _blessed(fence: Fence, page: str, errors: list[LocatedError]) -> Include | None:  # noqa: PLR0911
     """The include if the fence is the one blessed form; otherwise an error and None."""
     content = [(n, t) for n, t in enumerate(fence.body, start=fence.line + 1) if t.strip()]
     first = content[0][0] if content else fence.line
@@ -224,6 +233,17 @@ def _blessed(fence: Fence, page: str, errors: list[LocatedError]) -> Include | N
         errors.append(LocatedError(page, number, f"a ```{lang} block must embed a {KIND_OF_LANG[lang]} example"))
         return None
     return Include(number, fence.line, fence.close_line, fence.indent, lang, path)
+
+
+def snippets_extension_error(extensions: list[str]) -> str | None:
+    """One line if the site would still include files itself (pymdownx.snippets): pages are rendered from the
+    checker's parse instead, and an include it processed would be shown without being verified."""
+    if any(str(name).split(":")[0].strip() == "pymdownx.snippets" for name in extensions):
+        return (
+            "mkdocs.yml enables pymdownx.snippets, which would show files the checker does not verify: "
+            "remove it (doclab renders each `--8<--` example itself)"
+        )
+    return None
 
 
 def find_includes(markdown: str, page: str = "page") -> list[Include]:

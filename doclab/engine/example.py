@@ -127,9 +127,12 @@ def discover_roots(paths: list[Path]) -> list[tuple[Path, Path]]:
     found: dict[Path, Path] = {}
     for path in paths:
         if path.is_dir():
-            for candidate in path.rglob("*"):
-                if candidate.suffix in KINDS and not candidate.is_dir() and not _inside_fixture(candidate):
-                    found.setdefault(candidate, path)
+            # os.walk does not follow a symlinked folder (Path.rglob in 3.11 does: snippets/x -> / would walk /)
+            for folder, _, names in os.walk(path):
+                for name in names:
+                    candidate = Path(folder) / name
+                    if candidate.suffix in KINDS and not _inside_fixture(candidate):
+                        found.setdefault(candidate, path)
         elif path.exists() or path.is_symlink():
             found.setdefault(path, path.parent)
         else:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from doclab.engine.ledger import SandboxHooks
+
 
 @dataclass(frozen=True)
 class LabFacts:
@@ -23,6 +25,7 @@ class LabFacts:
     docker_bin: Path | None = None  # the lab's docker CLI, first on the examples' PATH
     cli_plugins: Path | None = None  # buildx and compose, through the examples' ~/.docker/config.json
     versions: dict[str, str] = field(default_factory=dict, compare=False)  # engine, cli, buildx, compose, ...
+    sandbox: SandboxHooks | None = field(default=None, compare=False)  # the lab's plugin sessions (issue 16)
 
     def hosts_for(self, jobs: int) -> list[str]:
         return list(self.hosts[: max(jobs, 1)])

@@ -1,16 +1,23 @@
-"""Resource ledger: note what a daemon holds before an example, remove only what appeared during it.
+"""Resource ledger: what an example owns, and removing exactly that afterwards.
 
-Before each example the snapshot is written to a journal on disk, so that a
-checker killed with SIGKILL leaves enough behind for the next run (or `doclab up`)
-to reap its leftovers, the way testcontainers' resource reaper does.
+On a lab daemon the authorization plugin records the identity of everything the example creates
+(containers, execs, volumes, networks, tags) in the session's ledger: `cleanup_owned` removes those, the
+images that appeared during the example, and puts the base images back by their pinned digest. After a
+crash the reaper removes what the ledger names and nothing else, so what a person creates afterwards stays.
+
+On any other daemon (DOCKER_HOST) there is no plugin: the snapshot is written to a journal on disk and
+what appeared during the example is removed (`cleanup`), the way testcontainers' resource reaper does.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import docker
@@ -25,6 +32,7 @@ class Snapshot:
     images: dict[str, list[str]] = field(default_factory=dict)  # image id -> repo tags
     volumes: list[str] = field(default_factory=list)
     networks: list[str] = field(default_factory=list)
+    digests: dict[str, list[str]] = field(default_factory=dict)  # image id -> repo digests (pins)
 
     @classmethod
     def take(cls, client: docker.DockerClient) -> Snapshot:
@@ -37,6 +45,7 @@ class Snapshot:
             },
             volumes=sorted(v["Name"] for v in (api.volumes().get("Volumes") or [])),
             networks=sorted(n["Id"] for n in api.networks()),
+            digests={i["Id"]: sorted(i.get("RepoDigests") or []) for i in api.images(all=True)},
         )
 
     def tags(self) -> dict[str, str]:
@@ -49,7 +58,9 @@ class CleanupReport:
     problems: list[str] = field(default_factory=list)
 
 
-def cleanup(client: docker.DockerClient, before: Snapshot, restorable: set[str]) -> CleanupReport:
+def cleanup(  # noqa: PLR0912, PLR0915 -- one pass per kind of resource, in dependency order
+    client: docker.DockerClient, before: Snapshot, restorable: set[str]
+) -> CleanupReport:
     """Remove what is not in `before`; put back tags that moved; re-pull lab base images that were deleted.
 
     `restorable` names images (e.g. "busybox:latest") that may be pulled again from the mirror.
@@ -57,7 +68,7 @@ def cleanup(client: docker.DockerClient, before: Snapshot, restorable: set[str])
     api = client.api
     report = CleanupReport()
 
-    def attempt(what: str, action) -> bool:
+    def attempt(what: str, action: Callable[[], object]) -> bool:
         try:
             action()
             report.removed.append(what)
@@ -73,16 +84,16 @@ def cleanup(client: docker.DockerClient, before: Snapshot, restorable: set[str])
         if container["Id"] not in known:
             attempt(
                 f"container {container['Names'][0].lstrip('/')}",
-                lambda c=container: api.remove_container(c["Id"], force=True, v=True),
+                partial(api.remove_container, container["Id"], force=True, v=True),
             )
     known = set(before.networks)
     for network in api.networks():
         if network["Id"] not in known:
-            attempt(f"network {network['Name']}", lambda n=network: api.remove_network(n["Id"]))
+            attempt(f"network {network['Name']}", partial(api.remove_network, network["Id"]))
     known = set(before.volumes)
     for volume in api.volumes().get("Volumes") or []:
         if volume["Name"] not in known:
-            attempt(f"volume {volume['Name']}", lambda v=volume: api.remove_volume(v["Name"], force=True))
+            attempt(f"volume {volume['Name']}", partial(api.remove_volume, volume["Name"], force=True))
 
     old_tags = before.tags()
     for _ in range(5):  # children before parents: repeat while progress is made
@@ -94,14 +105,14 @@ def cleanup(client: docker.DockerClient, before: Snapshot, restorable: set[str])
             if image_id in before.images:
                 for tag in tags:
                     if old_tags.get(tag) != image_id:
-                        progress |= attempt(f"tag {tag}", lambda t=tag: api.remove_image(t, noprune=True))
+                        progress |= attempt(f"tag {tag}", partial(api.remove_image, tag, noprune=True))
                 continue
             if tags and all(tag in restorable and tag not in old_tags for tag in tags):
                 continue  # a lab base image pulled from the mirror may stay
             for tag in tags[:-1]:
-                progress |= attempt(f"tag {tag}", lambda t=tag: api.remove_image(t, noprune=True))
+                progress |= attempt(f"tag {tag}", partial(api.remove_image, tag, noprune=True))
             progress |= attempt(
-                f"image {tags[-1] if tags else image_id[7:19]}", lambda i=image_id: api.remove_image(i, force=True)
+                f"image {tags[-1] if tags else image_id[7:19]}", partial(api.remove_image, image_id, force=True)
             )
         if not progress:
             break
@@ -123,12 +134,13 @@ def cleanup(client: docker.DockerClient, before: Snapshot, restorable: set[str])
                 report.problems.append(f"could not restore {tag} from the mirror: {error.explanation or error}")
         else:
             report.problems.append(f"image {tag} existed before the example and was deleted by it")
-    # BuildKit's cache outlives the images: left there, a later example's build shows CACHED steps
-    # where its recording shows them run.
+    # BuildKit's cache outlives the images built with it: left in place, a later example (or the same one on
+    # another daemon, or in another order with --jobs N) would print CACHED where its recording shows a step
+    # that ran. Every example starts from an empty build cache, so its output does not depend on the order.
     try:
         api.prune_builds(all=True)
     except APIError as error:
-        report.problems.append(f"could not prune the build cache: {error.explanation or error}")
+        report.problems.append(f"could not empty the build cache: {error.explanation or error}")
     return report
 
 
@@ -179,3 +191,147 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def cleanup_owned(
+    client: docker.DockerClient, owned: dict[str, list[str]], before: Snapshot | None, restorable: set[str]
+) -> CleanupReport:
+    """Remove what the ledger says the example created; with `before` (a normal end), also the images that
+    appeared during it; then put back base images by pinned digest."""
+    api = client.api
+    report = CleanupReport()
+
+    def attempt(what: str, action) -> None:
+        try:
+            action()
+            report.removed.append(what)
+        except NotFound:
+            pass
+        except APIError as error:
+            report.problems.append(f"{what}: {error.explanation or error}")
+
+    for container in owned.get("container", []):
+        attempt(f"container {container[:12]}", lambda c=container: api.remove_container(c, force=True, v=True))
+    for network in owned.get("network", []):
+        attempt(f"network {network[:12]}", lambda n=network: api.remove_network(n))
+    for volume in owned.get("volume", []):
+        attempt(f"volume {volume[:24]}", lambda v=volume: api.remove_volume(v, force=True))
+    old_tags = before.tags() if before else {}
+    for tag in owned.get("tag", []):
+        if tag not in old_tags:
+            attempt(f"tag {tag}", lambda t=tag: api.remove_image(t))
+    if before is not None:
+        for _ in range(5):  # children before parents
+            fresh = [i for i in api.images(all=True) if i["Id"] not in before.images]
+            if not fresh:
+                break
+            for image in fresh:
+                tags = [t for t in (image.get("RepoTags") or []) if t != "<none>:<none>"]
+                if tags and all(t in restorable and t not in old_tags for t in tags):
+                    continue  # a base image pulled from the mirror may stay
+                attempt(
+                    f"image {tags[0] if tags else image['Id'][7:19]}",
+                    lambda i=image["Id"]: api.remove_image(i, force=True),
+                )
+        report.problems = [p for p in report.problems if not p.startswith("image ")]
+        restore_tags(client, before, restorable, report)
+    # BuildKit's cache outlives the images: left there, a later example's build shows CACHED steps.
+    try:
+        api.prune_builds(all=True)
+    except APIError as error:
+        report.problems.append(f"could not prune the build cache: {error.explanation or error}")
+    return report
+
+
+def restore_tags(client: docker.DockerClient, before: Snapshot, restorable: set[str], report: CleanupReport) -> None:
+    """Every tag the daemon had before points where it did; a deleted base image comes back by its digest."""
+    api = client.api
+    images = api.images(all=True)
+    present = {i["Id"] for i in images}
+    current = {t: i["Id"] for i in images for t in (i.get("RepoTags") or [])}
+    for tag, image_id in before.tags().items():
+        if current.get(tag) == image_id:
+            continue
+        repo, _, name = tag.rpartition(":")
+        try:
+            if image_id not in present and tag in restorable:
+                pins = [d for d in before.digests.get(image_id, []) if d.startswith(repo + "@")]
+                if pins:
+                    api.pull(pins[0])
+                    api.tag(pins[0], repo, name, force=True)
+                else:
+                    api.pull(repo, tag=name)
+                continue
+            if image_id in present:
+                api.tag(image_id, repo, name, force=True)
+            else:
+                report.problems.append(f"image {tag} existed before the example and was deleted by it")
+        except APIError as error:
+            report.problems.append(f"could not restore {tag} from the mirror: {error.explanation or error}")
+
+
+# -- sessions on lab daemons: the plugin's ledger ------------------------------------------------------
+@dataclass(frozen=True)
+class SandboxHooks:
+    """What the lab's authorization plugin offers the checker, received in LabFacts (the engine never imports
+    the lab): the token of the checker's own requests, the user an example runs as on a daemon, the session
+    an example runs in (its scratch folder, the images before it), and the ledger of what it created."""
+
+    admin_headers: Callable[[], dict[str, str]]
+    example_uid: Callable[[str], int | None]  # docker_host -> uid; None: not a lab daemon with the plugin
+    open_session: Callable[[str, dict], None]  # docker_host, session fields
+    owned: Callable[[str], dict[str, list[str]]]  # docker_host -> kind -> ids
+    close_session: Callable[[str], None]
+    session_of_dead_run: Callable[[str], str | None]  # docker_host -> the example a crashed run left, or None
+    scratch_registry: Callable[[], contextlib.AbstractContextManager]  # the registry examples push to, for a check
+    push_registries: Callable[[], list[str]]
+
+
+OTHER_DAEMON_UID = 60000  # the example user on a daemon that is not the lab's (it gets the socket's group)
+
+
+def new_scratch(state_dir: Path) -> Path:
+    """A folder of the example's own under the lab's state (never /tmp): work/ and home/ go inside. Its name
+    carries the checker's pid, so the folders of a checker that was killed are removed by the next one."""
+    import shutil
+    import tempfile
+
+    root = state_dir / "scratch"
+    root.mkdir(parents=True, exist_ok=True, mode=0o711)
+    for folder in root.glob("ex-*-*"):
+        owner = folder.name.split("-")[1]
+        if owner.isdigit() and int(owner) != os.getpid() and not _alive(int(owner)):
+            shutil.rmtree(folder, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"ex-{os.getpid()}-", dir=root))
+
+
+def give_to(scratch: Path, uid: int) -> None:
+    for folder, _, files in os.walk(scratch):
+        os.chown(folder, uid, uid)
+        for name in files:
+            os.lchown(os.path.join(folder, name), uid, uid)
+
+
+def open_session(
+    hooks: SandboxHooks, host: str, scratch: Path, example: str, before: Snapshot, restorable: set[str]
+) -> None:
+    hooks.open_session(
+        host,
+        {
+            "scratch": os.path.realpath(scratch),
+            "example": example,
+            "pid": os.getpid(),
+            "images_before": sorted(before.images),
+            "base_images": sorted(restorable),
+            "push_registries": hooks.push_registries(),
+        },
+    )
+
+
+def close_session(
+    hooks: SandboxHooks, host: str, client: docker.DockerClient, before: Snapshot | None, restorable: set[str]
+) -> CleanupReport:
+    """Remove what the example owned, then end its session (so the ledger survives a crash during cleanup)."""
+    report = cleanup_owned(client, hooks.owned(host), before, restorable)
+    hooks.close_session(host)
+    return report

@@ -6,6 +6,7 @@ import fcntl
 import os
 import sys
 from pathlib import Path
+from typing import Self
 
 from doclab.engine.daemons import daemon_key
 
@@ -17,7 +18,7 @@ class DaemonLock:
         self.docker_host = docker_host
         self._fd: int | None = None
 
-    def __enter__(self) -> DaemonLock:
+    def __enter__(self) -> Self:
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -32,7 +33,7 @@ class DaemonLock:
         os.pwrite(self._fd, str(os.getpid()).encode(), 0)
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self._fd is not None:
             os.ftruncate(self._fd, 0)
             fcntl.flock(self._fd, fcntl.LOCK_UN)

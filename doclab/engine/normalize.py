@@ -49,7 +49,7 @@ MASKS: tuple[Mask, ...] = (
     # `writing image`, the output of `build -q` and `commit`, JSON from `inspect`
     _m(
         "digest",
-        r"(?P<pre>@|\"|^[ \t]*|\b(?:Digest|digest|Deleted|deleted|Loaded image ID|writing image|exporting manifest"
+        r"(?P<pre>@|\"|\b(?:Digest|digest|Deleted|deleted|Loaded image ID|writing image|exporting manifest"
         r"|exporting config|exporting manifest list|exporting attestation manifest):? )sha256:" + HEX64 + r"\b",
         r"\g<pre>sha256:<digest>",
         "sha256:",
@@ -66,10 +66,12 @@ MASKS: tuple[Mask, ...] = (
     # the daemon's error messages name containers and images by ID
     _m(
         "daemon-message-id",
-        r"(?P<pre>\b(?:container|image) \"?)(?:" + HEX64 + "|" + SHORT_ID + r")\b",
+        r"(?P<pre>in use by container \"|(?:a running|running|stopped|- ) ?container |referenced image |unable to delete "
+        r"|image is being used by (?:running |stopped )?container )(?:" + HEX64 + "|" + SHORT_ID + r")\b",
         r"\g<pre><id>",
         "container ",
         "image ",
+        "unable to delete ",
     ),
     # layer IDs in pull and push progress
     _m(
@@ -93,17 +95,31 @@ MASKS: tuple[Mask, ...] = (
     ),
     # BuildKit's timings: `#5 DONE 0.3s`, `#3 extracting sha256:… 0.1s done`, the elapsed time before RUN output
     _m("buildkit-done", r"^(?P<pre>#\d+ DONE )\d+\.\d+s$", r"\g<pre><duration>", "DONE "),
-    _m("buildkit-step-time", r"^(?P<pre>#\d+ .*?)\d+\.\d+s(?P<post> done)$", r"\g<pre><duration>\g<post>", " done"),
+    # (not in a RUN step's own output, which BuildKit prefixes with its elapsed time: `#5 0.215 ...`)
+    _m(
+        "buildkit-step-time",
+        r"^(?P<pre>#\d+ (?!\d+\.\d{3} ).*?)\d+\.\d+s(?P<post> done)$",
+        r"\g<pre><duration>\g<post>",
+        " done",
+    ),
     _m("buildkit-elapsed", r"^(?P<pre>#\d+ )\d+\.\d{3}(?P<post> |$)", r"\g<pre><elapsed>\g<post>", "#"),
     _m("buildkit-building", r"(?P<pre>\[\+\] Building )\d+\.\d+s", r"\g<pre><duration>", "Building "),
-    # Docker's time fields: `Up 3 seconds`, `Exited (0) 2 minutes ago`, `About an hour ago`
-    _m("status-up", r"(?P<pre>\bUp )" + HUMAN_DURATION, r"\g<pre><duration>", "Up "),
-    _m("time-ago", r"\b" + HUMAN_DURATION + r"(?= ago\b)", "<duration>", " ago"),
+    # Docker's time fields: STATUS (`Up 3 seconds`, `Exited (0) 2 minutes ago`) and CREATED (`About an hour ago`),
+    # as a column of a table (after two spaces), a line of `--format` output, or after an exit status
+    _m("status-up", r"(?P<pre>(?:^|  )Up )" + HUMAN_DURATION, r"\g<pre><duration>", "Up "),
+    _m("time-ago", r"(?P<pre>^|  |\(\d+\) )" + HUMAN_DURATION + r"(?= ago\b)", r"\g<pre><duration>", " ago"),
     # RFC 3339 times (`inspect`, `logs --timestamps`, events) and Go's default time format (`CreatedAt`)
     _m("timestamp", r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)", "<time>", "T"),
     _m("go-time", r"\b\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? [+-]\d{4} [A-Z]{3,4}\b", "<time>", " +", " -"),
     # size fields: a container's `(virtual 1.99MB)`, a pushed manifest's `digest: sha256:… size: 527`
     _m("virtual-size", r"(?P<pre>\(virtual )" + SIZE_VALUE + r"\)", r"\g<pre><size>)", "(virtual "),
+    # `docker stats`: the usage before "/ LIMIT" (memory, network, block I/O) varies; the limit after it does not
+    _m(
+        "stats-usage",
+        r"\b\d+(?:\.\d+)?(?:B|kB|KB|MB|GB|KiB|MiB|GiB|TiB)(?= / \d+(?:\.\d+)?(?:B|kB|KB|MB|GB|KiB|MiB|GiB|TiB)\b)",
+        "<size>",
+        " / ",
+    ),
     _m("push-size", r"(?P<pre>digest: sha256:\S+ size: )\d+$", r"\g<pre><size>", " size: "),
     # names Docker generates (`vibrant_hopper`): the last column of `docker ps`, or a line or `/name` of its own
     _m("generated-name", r"(?P<pre>^|/|  )(?:" + "|".join(ADJECTIVES) + r")_[a-z]+$", r"\g<pre><name>", "_"),
@@ -114,12 +130,15 @@ MASKS: tuple[Mask, ...] = (
     _m("workdir", r"/tmp/doclab-[\w.-]+", "<workdir>", "/tmp/doclab-"),
 )
 
-# A whole line that is an ID: `docker run -d`, `docker create`, `ps -q`, `--format '{{.ID}}'`
-WHOLE_LINE_ID = _m("id-line", r"^(?:" + HEX64 + "|" + SHORT_ID + r")$", "<id>")
+# A whole line that is an ID: `docker run -d`, `docker create`, `ps -q`, `--format '{{.ID}}'`, `build -q`, `commit`
+WHOLE_LINE_ID = _m(
+    "id-line", r"^(?P<pre>[ \t]*)(?:sha256:" + HEX64 + "|" + HEX64 + "|" + SHORT_ID + r")$", r"\g<pre><id>"
+)
 
 # Columns of Docker's tables that hold IDs or sizes, by header
 ID_COLUMNS = ("CONTAINER ID", "IMAGE ID", "NETWORK ID", "VOLUME NAME")
 SIZE_COLUMNS = ("SIZE", "RECLAIMABLE")
+MIN_COLUMNS = 2  # a header of one word is not a table
 _COLUMN_RE = re.compile(r"\S+(?: \S+)*")
 _ID_CELL = re.compile(r"^(?:" + SHORT_ID + "|" + HEX64 + r"|<missing>)$")
 _SIZE_CELL = re.compile(r"^" + SIZE_VALUE + r"(?: \(virtual " + SIZE_VALUE + r"\))?(?: \(\d+%\))?$")
@@ -136,7 +155,7 @@ def _table_header(line: str) -> list[tuple[int, str]] | None:
     columns = [(m.start(), m.group()) for m in _COLUMN_RE.finditer(line)]
     titles = {title for _, title in columns}
     is_history = {"IMAGE", "CREATED BY"} <= titles
-    if len(columns) < 2 or not (titles & set(ID_COLUMNS + SIZE_COLUMNS) or is_history):
+    if len(columns) < MIN_COLUMNS or not (titles & set(ID_COLUMNS + SIZE_COLUMNS) or is_history):
         return None
     if not all(title.replace(" ", "").isupper() for _, title in columns):
         return None
@@ -212,7 +231,7 @@ def drift_diff(expected: str, actual: str, label: str, id_lines: bool = True, li
     Only a window from the first differing line is diffed, so a flood of output costs no quadratic diff."""
     old = normalize(expected, id_lines).splitlines(keepends=True)
     new = normalize(actual, id_lines).splitlines(keepends=True)
-    first = next((i for i, (a, b) in enumerate(zip(old, new)) if a != b), min(len(old), len(new)))
+    first = next((i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b), min(len(old), len(new)))
     start = max(first - 3, 0)
     window_old, window_new = old[start : first + limit], new[start : first + limit]
     cut = (len(old) - start - len(window_old)) + (len(new) - start - len(window_new))

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from doclab.engine.normalize import cap_lines
 
 TAIL_LINES = 15
+TAIL_WIDTH = 400
+MESSAGE_WIDTH = 600
 
 
 @dataclass(frozen=True)
@@ -24,10 +26,14 @@ class Outcome:
 
     @classmethod
     def failed(cls, line: int | None, message: str, reason: str, detail: str = "") -> Outcome:
+        """A failure: one line (a very long one is cut, and said so) and a capped detail."""
+        if len(message) > MESSAGE_WIDTH or "\n" in message:
+            first = message.splitlines()[0] if message.strip() else message
+            message = first[:MESSAGE_WIDTH] + f" … ({len(message) - len(first[:MESSAGE_WIDTH])} characters cut)"
         return cls("failed", reason, line, message, cap_lines(detail))
 
 
 def tail(text: str, lines: int = TAIL_LINES) -> str:
     """The last lines of some output, each cut to a sane width, for a failure's detail."""
     kept = text.rstrip("\n").splitlines()[-lines:]
-    return "\n".join(line if len(line) <= 400 else line[:400] + " … (line cut)" for line in kept)
+    return "\n".join(line if len(line) <= TAIL_WIDTH else line[:TAIL_WIDTH] + " … (line cut)" for line in kept)

@@ -1,17 +1,36 @@
-"""Run one example's process: its own process group, a scrubbed environment, a timeout and an output cap."""
+"""Run one example's process: confined (bubblewrap), a scrubbed environment, a timeout and an output cap.
+
+The confinement is what holds whatever the example types:
+- its own user (a uid of its own, no capabilities), so it is not root on the host;
+- its own mount namespace: read-only /usr and a few files of /etc, its scratch folder (read-write, at the
+  same path as on the host so that bind mounts mean the same to the daemon), one Docker socket, a private
+  /tmp; not the repository, the checker's files, the home folder, /run or any other daemon;
+- its own pid namespace, so it sees only its own processes (not the checker's /proc), and every descendant
+  dies with it: at the end, at the time limit, whatever it does with setsid, double forks or its fds.
+"""
 
 from __future__ import annotations
 
 import os
 import selectors
+import shutil
 import signal
 import subprocess
+import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 OUTPUT_CAP = 1024 * 1024
 SAFE_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
+SOCKET_INSIDE = "/run/docker.sock"  # also reachable as /var/run/docker.sock
+
+# What of /etc an example sees: names and certificates, never shadow, sudoers, ssh or docker files.
+ETC_FILES = (
+    "passwd", "group", "hosts", "resolv.conf", "nsswitch.conf", "host.conf", "localtime", "ld.so.cache",
+    "ld.so.conf", "ld.so.conf.d", "alternatives", "ssl", "ca-certificates", "ca-certificates.conf", "mime.types",
+    "os-release", "debian_version", "services", "protocols", "inputrc", "bash.bashrc", "profile", "terminfo",
+)  # fmt: skip
 
 
 @dataclass
@@ -24,6 +43,93 @@ class ProcessOutcome:
     seconds: float = 0.0
 
 
+@dataclass
+class Confinement:
+    """Where an example may go: its scratch folder, one daemon socket, read-only tools."""
+
+    scratch: Path  # read-write, bound at the same path
+    uid: int  # the example's own user and group
+    socket: str | None = None  # host path of the one Docker socket it reaches
+    read_only: list[str] = field(default_factory=list)  # extra tool folders (the lab's engine, the venv)
+
+    def argv(self, command: list[str], cwd: Path) -> list[str]:
+        # bwrap runs as root (no user namespace: the example shares the host's, as a container's reader
+        # expects), builds the mount and pid namespaces, then setpriv becomes the example's own user with no
+        # capabilities, an empty bounding set and no_new_privs: nothing it runs can get root back.
+        groups = ["--clear-groups"]
+        if self.socket and os.path.exists(self.socket) and os.stat(self.socket).st_gid != self.uid:
+            groups = [f"--groups={os.stat(self.socket).st_gid}"]  # another daemon's socket group
+        setpriv = [
+            "setpriv", f"--reuid={self.uid}", f"--regid={self.uid}", *groups,
+            "--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all", "--no-new-privs",
+        ]  # fmt: skip
+        bwrap = [
+            "bwrap", "--die-with-parent", "--new-session",
+            "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+            "--ro-bind", "/usr", "/usr",
+            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run",
+            "--symlink", "../run", "/var/run",
+        ]  # fmt: skip
+        for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+            target = Path("/") / name
+            if target.is_symlink():
+                bwrap += ["--symlink", os.readlink(target), f"/{name}"]
+            elif target.is_dir():
+                bwrap += ["--ro-bind", str(target), f"/{name}"]
+        for name in ETC_FILES:
+            bwrap += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+        for path in dict.fromkeys(self.read_only):
+            if path and not path.startswith("/usr/") and Path(path).exists():
+                real = os.path.realpath(path)  # symlinked tool folders are seen where they really are too
+                bwrap += ["--ro-bind", real, real] + (["--ro-bind", real, path] if real != path else [])
+        bwrap += ["--bind", str(self.scratch), str(self.scratch)]
+        if self.socket:
+            bwrap += ["--bind", self.socket, SOCKET_INSIDE]
+            if self.socket != SOCKET_INSIDE:
+                bwrap += ["--bind", self.socket, self.socket]
+        bwrap += ["--chmod", "1777", "/tmp", "--chdir", str(cwd), "--"]
+        first_bind = bwrap.index("--symlink")  # after the tmpfs mounts of /tmp and /run, before any bind below
+        return bwrap[:first_bind] + self._parents(bwrap) + bwrap[first_bind:] + setpriv + command
+
+    @staticmethod
+    def _parents(bwrap: list[str]) -> list[str]:
+        """bwrap (as root) creates the folders above a mount point as 0700: the example's user could not
+        walk down to its own folder. Create them first, traversable (they hold nothing but mount points)."""
+        targets = [bwrap[i + 2] for i, arg in enumerate(bwrap) if arg in ("--bind", "--ro-bind", "--ro-bind-try")]
+        parents = {"/var"}
+        for target in targets:
+            parent = Path(target).parent
+            while str(parent) != "/":
+                parents.add(str(parent))
+                parent = parent.parent
+        out: list[str] = []
+        for folder in sorted(parents, key=lambda p: (p.count("/"), p)):
+            if folder not in ("/usr", "/etc", "/proc", "/dev", "/tmp", "/run") and not folder.startswith("/usr/"):
+                out += ["--perms", "0755", "--dir", folder]
+        return out
+
+    def docker_host(self) -> str:
+        return f"unix://{self.socket}" if self.socket else ""
+
+
+def sandbox_available() -> str | None:
+    """None when examples can be confined here; else what to install."""
+    missing = [tool for tool in ("bwrap", "setpriv") if shutil.which(tool) is None]
+    if missing:
+        return f"{', '.join(missing)} not found: apt-get install -y bubblewrap util-linux"
+    return None
+
+
+def python_home() -> str:
+    """The interpreter's installation (the venv, resolved), bound read-only for Python examples."""
+    return os.path.realpath(sys.prefix)
+
+
+def python_installations() -> list[str]:
+    """The venv and the installation its interpreter links to (e.g. pyenv's), both read-only for examples."""
+    return list(dict.fromkeys([python_home(), os.path.realpath(sys.base_prefix)]))
+
+
 def scrubbed_env(home: Path, docker_host: str) -> dict[str, str]:
     """Only what an example needs: none of the caller's tokens or credentials."""
     return {
@@ -33,21 +139,33 @@ def scrubbed_env(home: Path, docker_host: str) -> dict[str, str]:
         "LANG": "C.UTF-8",
         "LC_ALL": "C.UTF-8",
         "TERM": "dumb",
+        "TMPDIR": "/tmp",
     }
 
 
 class ExampleProcess:
-    def __init__(self, argv: list[str], cwd: Path, env: dict[str, str], timeout: float, cap: int = OUTPUT_CAP):
+    def __init__(
+        self,
+        argv: list[str],
+        cwd: Path,
+        env: dict[str, str],
+        timeout: float,
+        cap: int = OUTPUT_CAP,
+        confinement: Confinement | None = None,
+    ):
         self.argv, self.cwd, self.env, self.timeout, self.cap = argv, cwd, env, timeout, cap
+        self.confinement = confinement
         self._proc: subprocess.Popen | None = None
         self._stop_reason = ""
 
     def stop(self, reason: str) -> None:
-        """Kill the whole process group from another thread (policy refusal, daemon gone)."""
+        """Kill the whole example from another thread (policy refusal, daemon gone, Ctrl-C)."""
         self._stop_reason = self._stop_reason or reason
         self._kill()
 
     def _kill(self) -> None:
+        # The group is bwrap's; its pid-1 child dies with it (die-with-parent), and with pid 1 the kernel
+        # kills everything else in the example's pid namespace.
         if self._proc is not None:
             try:
                 os.killpg(self._proc.pid, signal.SIGKILL)
@@ -56,8 +174,9 @@ class ExampleProcess:
 
     def run(self) -> ProcessOutcome:
         started = time.monotonic()
+        argv = self.confinement.argv(self.argv, self.cwd) if self.confinement else self.argv
         self._proc = subprocess.Popen(
-            self.argv,
+            argv,
             cwd=self.cwd,
             env=self.env,
             stdin=subprocess.DEVNULL,
@@ -79,6 +198,8 @@ class ExampleProcess:
                     self._kill()
                     break
                 if not selector.select(timeout=min(remaining, 0.5)):
+                    if self._proc.poll() is not None and self.confinement:
+                        break  # bwrap is gone: so is everything that could still write
                     continue
                 data = os.read(self._proc.stdout.fileno(), 65536)
                 if not data:
@@ -91,17 +212,18 @@ class ExampleProcess:
                     break
                 chunks.append(data)
                 size += len(data)
+            if not (timed_out or capped):
+                # Output closed: the example may still run with its fds closed (exec >/dev/null); its time
+                # limit still holds.
+                try:
+                    self._proc.wait(timeout=max(deadline - time.monotonic(), 0.001))
+                except subprocess.TimeoutExpired:
+                    timed_out = True
         finally:
             selector.close()
-            if timed_out or capped:
-                self._kill()
+            self._kill()
             self._proc.stdout.close()
             returncode = self._proc.wait()
-            # Children that left the group (setsid) are not ours to chase; containers are the ledger's job.
-            try:
-                os.killpg(self._proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         return ProcessOutcome(
             output=b"".join(chunks).decode("utf-8", errors="replace"),
             returncode=None if (timed_out or capped or self._stop_reason) else returncode,

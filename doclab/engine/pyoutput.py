@@ -23,7 +23,7 @@ class OutputComment:
 
 def output_comments(source: str) -> list[OutputComment]:
     """Every `#>` comment, in file order (real comments only: a `#>` inside a string is not one)."""
-    found = []
+    found: list[OutputComment] = []
     try:
         tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
     except (tokenize.TokenError, IndentationError, SyntaxError):
@@ -74,7 +74,7 @@ def _statement_ends(tree: ast.AST) -> list[tuple[int, int, int, int]]:
     return spans
 
 
-def _where(spans, line: int) -> tuple[int, int]:
+def _where(spans: list[tuple[int, int, int, int]], line: int) -> tuple[int, int]:
     """Line to write after, and indent, for output printed while `line` ran: its innermost statement."""
     best = None
     for first, last, after, indent in spans:
@@ -105,7 +105,7 @@ def record_output(source: str, chunks: list[tuple[int, str]]) -> str:
         if number in placed:
             indent, texts = placed[number]
             printed = "".join(texts)
-            for printed_line in printed.rstrip("\n").split("\n") if printed else []:
-                printed_line = printed_line.rstrip()
+            for raw in printed.rstrip("\n").split("\n") if printed else []:
+                printed_line = raw.rstrip()
                 out.append(" " * indent + (f"{MARK} {printed_line}" if printed_line else MARK))
     return "\n".join(out) + "\n"

@@ -19,18 +19,19 @@ import json
 import os
 import sys
 import traceback
+from types import CodeType, FrameType
 
 
 class _OutputCapped(BaseException):
     """Raised from the tracer once the recorded output passes the cap; not an Exception, so not caught."""
 
 
-def _run(code, path: str) -> None:
+def _run(code: CodeType, path: str) -> None:
     namespace = {"__name__": "__main__", "__file__": path, "__builtins__": __builtins__}
     exec(code, namespace)  # noqa: S102 -- running the example is this process's job
 
 
-def main(path: str, result_path: str, mode: str, cap: int) -> int:
+def main(path: str, result_path: str, mode: str, cap: int) -> int:  # noqa: PLR0915 -- one straight story
     with open(path, encoding="utf-8") as file:
         source = file.read()
     sys.argv = [path]
@@ -46,7 +47,7 @@ def main(path: str, result_path: str, mode: str, cap: int) -> int:
         os.dup2(capture, 2)
         state = {"line": 0, "size": 0}
 
-        def local(frame, event, arg):
+        def local(frame: FrameType, event: str, _arg: object) -> object:
             if event == "line":
                 sys.stdout.flush()
                 sys.stderr.flush()
@@ -59,10 +60,10 @@ def main(path: str, result_path: str, mode: str, cap: int) -> int:
                 state["line"] = frame.f_lineno
             return local
 
-        def tracer(frame, event, arg):
+        def tracer(frame: FrameType, _event: str, _arg: object) -> object:
             return local if frame.f_code.co_filename == path else None
 
-        sys.settrace(tracer)
+        sys.settrace(tracer)  # type: ignore[arg-type]
     status = 0
     try:
         _run(code, path)
@@ -71,7 +72,7 @@ def main(path: str, result_path: str, mode: str, cap: int) -> int:
     except _OutputCapped:
         result["error"] = "output capped"
         status = 1
-    except BaseException as error:
+    except BaseException as error:  # noqa: BLE001 -- any failure of the example is reported, on one line
         frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename == path]
         result["line"] = frames[-1].lineno if frames else getattr(error, "lineno", None)
         result["error"] = f"{type(error).__name__}: {error}".strip()

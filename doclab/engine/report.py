@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -81,10 +82,8 @@ class Report:
             tmp.write_text(json.dumps(self.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
             os.replace(tmp, path)
         except OSError as error:
-            try:
+            with contextlib.suppress(OSError):
                 tmp.unlink(missing_ok=True)
-            except OSError:
-                pass
             raise DoclabError(
                 f"cannot write the report to {path}: {error.strerror or error} (choose another path with --report)"
             ) from None

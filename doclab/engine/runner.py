@@ -5,30 +5,37 @@ Each example's Result is built once, here, from the runner's typed Outcome.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import requests
 from docker.errors import APIError, DockerException, ImageNotFound
 
-from doclab.engine import policy
+from doclab.engine import ledger, policy, ports
 from doclab.engine.cache import ResultCache, cache_key
 from doclab.engine.daemons import DaemonContext, connect, daemon_alive, probe, registry_answers, short_reason
 from doclab.engine.example import Example, discover_roots, load_example
 from doclab.engine.facts import LabFacts
-from doclab.engine.ledger import Journal, Snapshot, cleanup
+from doclab.engine.ledger import CleanupReport, Journal, Snapshot, cleanup
 from doclab.engine.lock import DaemonLock
 from doclab.engine.outcome import Outcome
-from doclab.engine.process import scrubbed_env
+from doclab.engine.process import (
+    Confinement,
+    ExampleProcess,
+    python_installations,
+    sandbox_available,
+    scrubbed_env,
+)
 from doclab.engine.report import Report, Result, now_iso
 from doclab.engine.runners import Prepared, Runner, Workspace, runner_for
 from doclab.errors import DoclabError, LocatedError
@@ -45,7 +52,7 @@ class Pending:
 
 
 class Checker:
-    def __init__(
+    def __init__(  # noqa: PLR0913 -- keyword-only options
         self,
         facts: LabFacts,
         *,
@@ -63,8 +70,6 @@ class Checker:
         use = use_cache and not update and facts.cache_dir is not None
         self.cache = ResultCache(facts.cache_dir) if use and facts.cache_dir is not None else None
         self._restorable = set(facts.base_images)
-        self._port_locks: dict[int, threading.Lock] = {}
-        self._port_guard = threading.Lock()
         self._stopping = threading.Event()
         self._cli_version: str | None = None
 
@@ -76,7 +81,7 @@ class Checker:
     def probe(self) -> str:
         return probe(self.docker_host)
 
-    def run(self, paths: list[Path]) -> Report:
+    def run(self, paths: list[Path]) -> Report:  # noqa: PLR0912, PLR0915 -- prepare, then the daemons' workers
         started = time.monotonic()
         report = Report(started_at=now_iso())
         examples: list[Example] = []
@@ -87,7 +92,11 @@ class Checker:
                 examples.append(load_example(rel, root))
             except DoclabError as error:
                 self._emit(results, _bad_input(rel, error))
-        contexts = [DaemonContext(host, connect(host), probe(host)) for host in self.hosts]
+        versions = [probe(host) for host in self.hosts]  # first: one line (DaemonUnavailable) when none answers
+        contexts = [
+            DaemonContext(host, self._connect(host), version)
+            for host, version in zip(self.hosts, versions, strict=True)
+        ]
         report.docker_host = self.hosts[0]
         report.daemon_version = contexts[0].version
         report.versions = dict(self.facts.versions)  # the footer names the CLI, buildx and compose too
@@ -96,7 +105,7 @@ class Checker:
         # Static checks and cache hits need no lock: a build with nothing changed never waits for another check.
         work: queue.Queue[Pending] = queue.Queue()
         for example in examples:
-            prepared = self._guarded(example, contexts[0], lambda e=example: self._prepare(e, contexts[0]))
+            prepared = self._guarded(example, contexts[0], partial(self._prepare, example, contexts[0]))
             if isinstance(prepared, Pending):
                 work.put(prepared)
             else:
@@ -114,8 +123,10 @@ class Checker:
                             return
                         example = pending.prepared.example
                         try:
-                            result = self._guarded(example, context, lambda p=pending: self._execute(p, context))
-                        except Exception as error:
+                            outcome = self._guarded(example, context, partial(self._execute, pending, context))
+                            assert isinstance(outcome, Result)  # _execute gives a Result or raises
+                            result = outcome
+                        except Exception as error:  # noqa: BLE001 -- a bug in doclab fails one example, not the run
                             rel = _rel(example.path)
                             result = Result(
                                 path=rel,
@@ -133,6 +144,9 @@ class Checker:
         # Wait on events, not Thread.join: a Ctrl-C that interrupts join() makes CPython 3.11 report the
         # thread as finished while it still runs, and the exit would cut its cleanup short.
         finished = [threading.Event() for _ in running]
+        # The registry examples push to lives for this check only (issue 16).
+        registry = self._scratch_registry(running)
+        registry.__enter__()
         threads = [
             threading.Thread(target=worker, args=(c, e), daemon=True) for c, e in zip(running, finished, strict=True)
         ]
@@ -151,6 +165,7 @@ class Checker:
                 event.wait(timeout=60)
             raise
         finally:
+            registry.__exit__(None, None, None)
             for context in contexts:
                 context.client.close()
 
@@ -163,7 +178,8 @@ class Checker:
         """Remove what a killed checker left on the daemon(s). Returns what was removed."""
         removed: list[str] = []
         for host in self.hosts:
-            context = DaemonContext(host, connect(host), probe(host))
+            version = probe(host)
+            context = DaemonContext(host, self._connect(host), version)
             with DaemonLock(self.facts.state_dir / "locks", host):
                 removed += self._reap(context)
         return removed
@@ -174,7 +190,37 @@ class Checker:
         if self.on_result and show:
             self.on_result(result)
 
+    def _uid(self, host: str) -> int | None:
+        """The example user on a lab daemon with the lab's plugin; None for any other daemon."""
+        return self.facts.sandbox.example_uid(host) if self.facts.sandbox is not None else None
+
+    def _connect(self, host: str):
+        """The checker's client: on a lab daemon its requests carry the token that tells them from an example's."""
+        client = connect(host)
+        if self._uid(host) is not None:
+            client.api.headers.update(self.facts.sandbox.admin_headers())
+        return client
+
+    def _scratch_registry(self, contexts: list[DaemonContext]):
+        hooks = self.facts.sandbox
+        if hooks is None or not any(self._uid(c.docker_host) is not None for c in contexts):
+            return contextlib.nullcontext()
+        return hooks.scratch_registry()
+
     def _reap(self, context: DaemonContext) -> list[str]:
+        hooks = self.facts.sandbox
+        if self._uid(context.docker_host) is not None:  # only what the dead run's ledger names, never later things
+            example = hooks.session_of_dead_run(context.docker_host)
+            if example is None:
+                return []
+            outcome = ledger.close_session(hooks, context.docker_host, context.client, None, self._restorable)
+            if outcome.removed:
+                print(
+                    f"doclab: reaped what an interrupted check of {example} left on {context.docker_host}: "
+                    + ", ".join(outcome.removed),
+                    file=sys.stderr,
+                )
+            return outcome.removed
         journal = Journal(self.facts.state_dir / "journal", context.docker_host)
         leftover = journal.leftover()
         if leftover is None:
@@ -190,7 +236,9 @@ class Checker:
             )
         return outcome.removed
 
-    def _guarded(self, example: Example, context: DaemonContext, step):
+    def _guarded(
+        self, example: Example, context: DaemonContext, step: Callable[[], Result | Pending]
+    ) -> Result | Pending:
         """Run one step for an example; expected failures become its one-line verdict."""
         rel = _rel(example.path)
 
@@ -269,7 +317,10 @@ class Checker:
             key = self._key(prepared, context)
         if cached := self._cached(prepared, key, context):  # recorded by another check while this one waited
             return cached
+        run_started = time.time()
         record, refusal, cleaned, seconds = self._run_isolated(pending, context)
+        if self.cache is not None:
+            self.cache.sweep(run_started)  # whatever the example wrote there is gone before anything reads it
         rel = prepared.rel
         if refusal:
             outcome = Outcome.failed(
@@ -338,10 +389,14 @@ class Checker:
                 raise LocatedError(prepared.rel, 1, f"cannot pull {ref} ({short_reason(error)}); {hint}") from None
         return ids
 
-    def _run_isolated(self, pending: Pending, context: DaemonContext):
+    def _run_isolated(  # noqa: PLR0915 -- set up, run, clean up: one sequence, in order
+        self, pending: Pending, context: DaemonContext
+    ) -> tuple[object, list[policy.Violation], CleanupReport | None, float]:
         prepared = pending.prepared
         example = prepared.example
-        scratch = Path(tempfile.mkdtemp(prefix="doclab-"))
+        host, hooks = context.docker_host, self.facts.sandbox
+        uid = self._uid(host)  # on a lab daemon: its plugin decides every request and keeps the ledger
+        scratch = ledger.new_scratch(self.facts.state_dir)  # never /tmp
         workdir, home = scratch / "work", scratch / "home"
         home.mkdir()
         if example.fixture_dir.is_dir():
@@ -349,13 +404,14 @@ class Checker:
             shutil.copytree(example.fixture_dir, workdir, symlinks=True)
         else:
             workdir.mkdir()
-        journal = Journal(self.facts.state_dir / "journal", context.docker_host)
+        journal = Journal(self.facts.state_dir / "journal", host)
         before = Snapshot.take(context.client)
-        journal.begin(prepared.rel, before)
-        ports = sorted(policy.host_ports(example.text))
-        port_locks = [self._port_lock(p) for p in ports]
-        for lock in port_locks:
-            lock.acquire()
+        if uid is not None:
+            ledger.open_session(hooks, host, scratch, prepared.rel, before, self._restorable)
+        else:
+            journal.begin(prepared.rel, before)
+        port_locks = ports.holding(ports.published_ports(example.text, _fixture_texts(example)))
+        port_locks.__enter__()
         refusal: list[policy.Violation] = []
 
         def refuse(violation: policy.Violation) -> None:
@@ -363,32 +419,52 @@ class Checker:
             if context.process:
                 context.process.stop(violation.message())
 
-        def register(process) -> None:
+        def register(process: ExampleProcess) -> None:
             context.process = process
 
-        workspace = Workspace(scratch, workdir, self._environment(home, context.docker_host), register)
+        env = self._environment(home, host)
+        confinement = self._confinement(scratch, uid, host)
+        workspace = Workspace(scratch, workdir, env, register, confinement)
+        # Without the lab's plugin (another daemon), the events watcher is the after-the-fact check.
+        watcher = (
+            policy.CreateWatcher(context.client, workdir, example.header.allow, policy.socket_path(host), refuse)
+            if uid is None
+            else contextlib.nullcontext()
+        )
         started = time.monotonic()
         try:
-            with policy.CreateWatcher(
-                context.client, workdir, example.header.allow, policy.socket_path(context.docker_host), refuse
-            ):
+            with watcher:
                 record = pending.runner.run(prepared, workspace, self.update)
         finally:
             seconds = time.monotonic() - started
             context.process = None
             try:
                 if daemon_alive(context):
-                    cleaned = cleanup(context.client, before, self._restorable)
-                    journal.end()
+                    cleaned: CleanupReport | None
+                    if uid is not None:
+                        cleaned = ledger.close_session(hooks, host, context.client, before, self._restorable)
+                    else:
+                        cleaned = cleanup(context.client, before, self._restorable)
+                        journal.end()
                 else:
                     context.gone = True
                     cleaned = None
             finally:
                 # Only after cleanup: until then the example's containers still hold its host ports.
-                for lock in reversed(port_locks):
-                    lock.release()
+                port_locks.__exit__(None, None, None)
             shutil.rmtree(scratch, ignore_errors=True)
         return record, refusal, cleaned, seconds
+
+    def _confinement(self, scratch: Path, uid: int | None, host: str) -> Confinement | None:
+        """bubblewrap around the example: its own user, its scratch folder, the one socket (issue 16)."""
+        socket = policy.socket_path(host)
+        if sandbox_available() is not None or socket is None:
+            return None
+        uid = uid if uid is not None else ledger.OTHER_DAEMON_UID
+        ledger.give_to(scratch, uid)
+        # The lab's engine folder, read-only: its bin/ and cli-plugins/ are symlinks into it.
+        tools = [str(p.parent) for p in (self.facts.docker_bin, self.facts.cli_plugins) if p is not None]
+        return Confinement(scratch=scratch, uid=uid, socket=socket, read_only=[*tools, *python_installations()])
 
     def _environment(self, home: Path, docker_host: str) -> dict[str, str]:
         """The scrubbed environment, with the lab's docker CLI and its plugins (buildx, compose) first."""
@@ -401,9 +477,14 @@ class Checker:
             (home / ".docker" / "config.json").write_text(json.dumps(config))
         return env
 
-    def _port_lock(self, port: int) -> threading.Lock:
-        with self._port_guard:
-            return self._port_locks.setdefault(port, threading.Lock())
+
+def _fixture_texts(example: Example) -> list[str]:
+    """The fixture files that are text (compose files, scripts), for the ports they publish."""
+    texts = []
+    for file in example.fixture_files():
+        if file.stat().st_size <= 256 * 1024:
+            texts.append(file.read_text(encoding="utf-8", errors="replace"))
+    return texts
 
 
 def _bad_input(path: Path, error: DoclabError) -> Result:

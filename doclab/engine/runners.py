@@ -11,17 +11,19 @@ The checker puts them together with the daemon, the ledger, the policy watcher a
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from doclab.engine import policy
 from doclab.engine.example import Example, human_size
 from doclab.engine.normalize import drift_diff, ids_expected, matches, normalize
 from doclab.engine.outcome import Outcome, tail
-from doclab.engine.process import OUTPUT_CAP, ExampleProcess, ProcessOutcome
+from doclab.engine.process import OUTPUT_CAP, Confinement, ExampleProcess, ProcessOutcome, python_home
 from doclab.engine.pyoutput import expected_output, line_of_difference, output_comments, record_output
 from doclab.engine.shell import ShellRun, run_commands
 from doclab.engine.subcommands import python_subcommands, shell_subcommands
@@ -49,7 +51,8 @@ class Workspace:
     scratch: Path
     workdir: Path
     env: dict[str, str] = field(default_factory=dict)
-    register: Callable[[ExampleProcess], None] = lambda process: None
+    register: Callable[[ExampleProcess], None] = lambda _process: None
+    confinement: Confinement | None = None  # bubblewrap around every process of the example (issue 16)
 
 
 class Runner(Protocol):
@@ -59,7 +62,7 @@ class Runner(Protocol):
 
     def run(self, prepared: Prepared, workspace: Workspace, update: bool) -> object: ...
 
-    def judge(self, prepared: Prepared, record, update: bool) -> Outcome: ...
+    def judge(self, prepared: Prepared, record: Any, update: bool) -> Outcome: ...
 
 
 def _capped_message(where: str) -> str:
@@ -80,7 +83,7 @@ class ConsoleRunner:
             commands=tuple(commands),
         )
 
-    def run(self, prepared: Prepared, workspace: Workspace, update: bool) -> ShellRun:
+    def run(self, prepared: Prepared, workspace: Workspace, update: bool) -> ShellRun:  # noqa: ARG002
         header = prepared.example.header
         return run_commands(
             list(prepared.commands),
@@ -90,9 +93,10 @@ class ConsoleRunner:
             header.timeout,
             workspace.register,
             expected_last_exit=header.exit,
+            confinement=workspace.confinement,
         )
 
-    def judge(self, prepared: Prepared, record: ShellRun, update: bool) -> Outcome:
+    def judge(self, prepared: Prepared, record: ShellRun, update: bool) -> Outcome:  # noqa: PLR0911
         rel, header, commands = prepared.rel, prepared.example.header, prepared.commands
         if not record.runs:
             first = commands[0]
@@ -171,11 +175,20 @@ class PythonRunner:
         source.write_text(prepared.example.text)
         result = workspace.scratch / "result.json"
         mode = "record" if update else "check"
+        python, pyrun = sys.executable, PYRUN
+        if workspace.confinement is not None:
+            # Confined, the example sees no repository: pyrun.py is copied beside it, and the interpreter is
+            # named by its installation (bound read-only), not through a checkout's .venv link.
+            pyrun = workspace.scratch / "pyrun.py"
+            shutil.copyfile(PYRUN, pyrun)
+            os.chown(pyrun, workspace.confinement.uid, workspace.confinement.uid)
+            python = str(Path(python_home()) / "bin" / "python")
         process = ExampleProcess(
-            [sys.executable, "-P", "-u", str(PYRUN), str(source), str(result), mode, str(OUTPUT_CAP)],
+            [python, "-P", "-u", str(pyrun), str(source), str(result), mode, str(OUTPUT_CAP)],
             workspace.workdir,
             workspace.env | {"PYTHONDONTWRITEBYTECODE": "1"},
             prepared.example.header.timeout,
+            confinement=workspace.confinement,
         )
         workspace.register(process)
         outcome = process.run()
@@ -185,7 +198,7 @@ class PythonRunner:
             data = None
         return PythonRun(outcome, data if isinstance(data, dict) else None)
 
-    def judge(self, prepared: Prepared, record: PythonRun, update: bool) -> Outcome:
+    def judge(self, prepared: Prepared, record: PythonRun, update: bool) -> Outcome:  # noqa: PLR0911
         rel, example = prepared.rel, prepared.example
         process, data = record.process, record.data or {}
         expected = expected_output(example.text)
@@ -202,8 +215,9 @@ class PythonRunner:
             return Outcome.failed(None, f"{rel}: {process.interrupted_by}", "interrupted", tail(output))
         if process.returncode != 0:
             if data.get("error"):
-                line = data.get("line") if isinstance(data.get("line"), int) else None
-                return Outcome.failed(line, f"{rel}:{line or 1}: {data['error']}", "exception", tail(output))
+                where = data.get("line")
+                at = where if isinstance(where, int) else None
+                return Outcome.failed(at, f"{rel}:{at or 1}: {data['error']}", "exception", tail(output))
             return Outcome.failed(
                 None, f"{rel}: the example exited with status {process.returncode}", "exit status", tail(output)
             )

@@ -98,7 +98,6 @@ class VerificationSession:
     facts: Callable[[], LabFacts] | None = None  # the lab's facts, asked for only when examples run
     mode: Mode = "auto"
     snippets: str = "snippets"  # examples must be files inside this folder of the root
-    docker_host: str | None = None
     jobs: int = 1
     report_file: Path = Path(".doclab/report.json")  # what `doclab check` wrote, read when mode == "report"
     on_result: Callable[[Result], None] | None = None  # progress, one call per example run
@@ -165,7 +164,7 @@ class VerificationSession:
         if self.facts is None:
             raise DoclabError("no lab to run the examples on (the session was given no lab facts)")
         facts = self.facts()
-        checker = Checker(facts, docker_host=self.docker_host, jobs=self.jobs, on_result=self.on_result)
+        checker = Checker(facts, jobs=self.jobs, on_result=self.on_result)  # facts.hosts: never the playground
         report.versions = dict(facts.versions)
         report.docker_host = checker.docker_host or ""
         report.daemon_version = checker.probe()  # DaemonUnavailable: one line, nothing ran

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from doclab.engine.process import OUTPUT_CAP, ExampleProcess, ProcessOutcome
+from doclab.engine.process import OUTPUT_CAP, Confinement, ExampleProcess, ProcessOutcome
 from doclab.engine.transcript import Command
 
 # Variables that belong to bash itself (read-only, per process or recomputed) or to this driver
@@ -77,20 +77,20 @@ def _quote(path: Path) -> str:
     return "'" + str(path).replace("'", "'\\''") + "'"
 
 
-def command_script(command: Command, state_in: Path | None, state_out: Path) -> str:
-    """The script of one command: the state so far, the command as bash reads it, then the state dump."""
-    prelude = "set -o errexit -o pipefail\n"
-    if state_in is not None:
-        prelude += f"source {_quote(state_in)}\n"
-    return prelude + command.script + "\n" + _dump(state_out)
+def command_script(command: Command, state: str, state_out: Path) -> str:
+    """The script of one command: the state so far (inlined: nothing the example left behind is read in its
+    place), the command as bash reads it, then the state dump."""
+    return "set -o errexit -o pipefail\n" + state + command.script + "\n" + _dump(state_out)
+
+
+STATE_CAP = 1024 * 1024  # a shell's state bigger than this is not carried on (the next command starts fresh)
 
 
 def as_terminal_shows(text: str) -> str:
     """Apply carriage returns the way a terminal does: progress lines keep their final state."""
     lines = []
-    for line in text.split("\n"):
-        line = line.rstrip("\r")
-        lines.append(line.rsplit("\r", 1)[-1])
+    for raw in text.split("\n"):
+        lines.append(raw.rstrip("\r").rsplit("\r", 1)[-1])
     return "\n".join(lines)
 
 
@@ -118,7 +118,7 @@ class ShellRun:
         return sum(run.process.seconds for run in self.runs)
 
 
-def run_commands(
+def run_commands(  # noqa: PLR0913, PLR0917 -- the run's facts, each named
     commands: list[Command],
     scratch: Path,
     workdir: Path,
@@ -127,10 +127,14 @@ def run_commands(
     register: Callable[[ExampleProcess], None],
     expected_last_exit: int = 0,
     cap: int = OUTPUT_CAP,
+    confinement: Confinement | None = None,
 ) -> ShellRun:
     """Run the commands in order until one fails (or, for the last, ends other than expected)."""
     runs: list[CommandRun] = []
-    state_in: Path | None = None
+    state = ""
+    # The driver's scripts live in a folder of its own, which the example's user cannot write to.
+    scripts = scratch / "driver"
+    scripts.mkdir(mode=0o755, exist_ok=True)
     spent = 0.0
     printed = 0
     for index, command in enumerate(commands):
@@ -138,10 +142,16 @@ def run_commands(
         if remaining <= 0:
             return ShellRun(tuple(runs), False, timed_out_total=True)
         state_out = scratch / f"state-{index}.sh"
-        script = scratch / f"command-{index}.sh"
-        script.write_text(command_script(command, state_in, state_out))
+        script = scripts / f"command-{index}.sh"
+        script.write_text(command_script(command, state, state_out))
+        script.chmod(0o644)
         process = ExampleProcess(
-            ["/bin/bash", "--noprofile", "--norc", str(script)], workdir, env, remaining, max(cap - printed, 1)
+            ["/bin/bash", "--noprofile", "--norc", str(script)],
+            workdir,
+            env,
+            remaining,
+            max(cap - printed, 1),
+            confinement=confinement,
         )
         register(process)
         outcome = process.run()
@@ -153,6 +163,17 @@ def run_commands(
             return ShellRun(tuple(runs), False)
         if outcome.returncode != 0 and not (last and outcome.returncode == expected_last_exit):
             return ShellRun(tuple(runs), False)
-        if state_out.is_file():
-            state_in = state_out
+        state = _take_state(state_out, state)
     return ShellRun(tuple(runs), True)
+
+
+def _take_state(state_out: Path, previous: str) -> str:
+    """The state a command's bash wrote, read at once and removed: what anything writes there later is ignored."""
+    try:
+        if state_out.is_symlink() or not state_out.is_file() or state_out.stat().st_size > STATE_CAP:
+            return previous
+        text = state_out.read_text(encoding="utf-8", errors="replace")
+        state_out.unlink()
+    except OSError:
+        return previous
+    return text if text.endswith("\n") else previous

@@ -101,7 +101,7 @@ def python_subcommands(source: str) -> list[str]:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             method = node.func.attr
             owner = node.func.value.attr if isinstance(node.func.value, ast.Attribute) else None
-            if (owner, method) in _SDK:
+            if owner is not None and (owner, method) in _SDK:
                 found.append(_SDK[(owner, method)])
             elif owner is None and method in _METHODS:
                 found.append(_METHODS[method])

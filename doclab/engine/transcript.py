@@ -14,6 +14,7 @@ from pathlib import Path
 from doclab.errors import LocatedError
 
 PROMPT = "$ "
+DISPLAY_WIDTH = 160
 CONTINUATION = "> "
 
 
@@ -33,7 +34,9 @@ class Command:
 
     @property
     def display(self) -> str:
-        return self.source_lines[0][len(PROMPT) :].rstrip("\\").strip()
+        """The first line of the command, for one-line messages (a very long one is cut)."""
+        first = self.source_lines[0][len(PROMPT) :].rstrip("\\").strip()
+        return first if len(first) <= DISPLAY_WIDTH else first[:DISPLAY_WIDTH] + " …"
 
     @property
     def text(self) -> str:

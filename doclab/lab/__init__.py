@@ -71,4 +71,13 @@ def facts(jobs: int = 1) -> Facts:
     )
 
 
-__all__ = ["Facts", "base_images", "docker_host", "facts", "is_running", "registry_address", "state_dir", "worker_hosts"]
+__all__ = [
+    "Facts",
+    "base_images",
+    "docker_host",
+    "facts",
+    "is_running",
+    "registry_address",
+    "state_dir",
+    "worker_hosts",
+]

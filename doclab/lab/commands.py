@@ -6,6 +6,7 @@ verification daemons: they hold nothing but the base images, and only checks run
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -80,15 +81,14 @@ def _name(item: DaemonPaths) -> str:
     return "playground daemon" if item.worker == 0 else f"verification daemon {item.worker}"
 
 
-def cmd_up(args) -> int:
+def cmd_up(args: argparse.Namespace) -> int:
     started = time.monotonic()
     reporter = Reporter(quiet=args.quiet)
     workers = int(getattr(args, "workers", 1))
     built = up(workers, reporter)
     elapsed = round(time.monotonic() - started, 1)
     paths.last_up_file().write_text(
-        json.dumps({"built": built, "workers": workers, "seconds": elapsed, "steps": reporter.timings}, indent=2)
-        + "\n"
+        json.dumps({"built": built, "workers": workers, "seconds": elapsed, "steps": reporter.timings}, indent=2) + "\n"
     )
     if args.quiet:
         rebuilt = f", wrote {', '.join(built)}" if built else ""
@@ -125,7 +125,7 @@ def _print_summary(console: Console, workers: int, built: list[str], elapsed: fl
     console.print('Point your shell at the playground: eval "$(.venv/bin/python -m doclab env)"')
 
 
-def cmd_status(args) -> int:
+def cmd_status(_args: argparse.Namespace) -> int:
     console = Console()
     down: list[str] = []
     table = Table(show_header=True, header_style="bold")
@@ -167,12 +167,12 @@ def env_lines(worker: int = 0) -> list[str]:
     ]
 
 
-def cmd_env(args) -> int:
+def cmd_env(args: argparse.Namespace) -> int:
     print("\n".join(env_lines(int(getattr(args, "worker", 0) or 0))))
     return 0
 
 
-def cmd_reset(args) -> int:
+def cmd_reset(_args: argparse.Namespace) -> int:
     """Brings every verification daemon back to the base images alone (never the playground)."""
     require_root("resetting the lab")
     pins = images.pinned()
@@ -181,11 +181,14 @@ def cmd_reset(args) -> int:
             continue
         with closing(daemon.client(DaemonPaths(n))) as client:
             removed = hermetic.reset(client, pins)
-        print(f"doclab: verification daemon {n}: removed {len(removed)} thing(s)" + (f": {', '.join(removed)}" if removed else ""))
+        print(
+            f"doclab: verification daemon {n}: removed {len(removed)} thing(s)"
+            + (f": {', '.join(removed)}" if removed else "")
+        )
     return 0
 
 
-def cmd_down(args) -> int:
+def cmd_down(args: argparse.Namespace) -> int:
     require_root("stopping the lab")
     with lab_lock():
         workers = [DaemonPaths(n) for n in paths.known_workers()]

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import subprocess
-import time
 from contextlib import closing
 from pathlib import Path
 
 import docker
 import docker.errors
+import psutil
 import requests
 
 from doclab.errors import DoclabError
-from doclab.lab import dockerbin, network, processes, registry
+from doclab.lab import authz, dockerbin, network, processes, registry
 from doclab.lab.paths import DaemonPaths
+from doclab.retry import wait_until
 
 START_TIMEOUT = 60
 
@@ -51,6 +53,7 @@ def config(daemon: DaemonPaths, chain: dockerbin.Toolchain) -> dict:
         "userland-proxy-path": chain.program("docker-proxy"),
         "features": {"buildkit": True, "containerd-snapshotter": False},
     }
+    settings.update(authz.daemon_config(daemon))  # every request decided by the lab's plugin (doclab/lab/authz)
     if daemon.extra_config_file.exists():
         try:
             settings.update(json.loads(daemon.extra_config_file.read_text()))
@@ -88,15 +91,13 @@ def version(daemon: DaemonPaths) -> str:
 
 def ensure_running(daemon: DaemonPaths) -> bool:
     """Starts the daemon unless it already answers. Returns True when it had to start it."""
+    authz.ensure_running(daemon)  # before dockerd: without its plugin a lab daemon refuses every request
     if is_running(daemon):
         return False
     living = pid(daemon)
     if living:  # ours, alive, but deaf: give it a few seconds, then replace it
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if answers(daemon):
-                return False
-            time.sleep(0.5)
+        if wait_until(lambda: answers(daemon), timeout=10, interval=0.5):
+            return False
         stop(daemon)
     _clear_stale(daemon)
     network.ensure_bridge(daemon)
@@ -117,16 +118,17 @@ def ensure_running(daemon: DaemonPaths) -> bool:
             stderr=log,
             start_new_session=True,
         )
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
+
+    def started() -> bool:
         if process.poll() is not None:
             raise DoclabError(
                 f"lab daemon {daemon.worker} failed to start (exit {process.returncode}): "
                 f"{log_tail(daemon, log_start)} (log: {daemon.log_file})"
             )
-        if answers(daemon):
-            return True
-        time.sleep(0.2)
+        return answers(daemon)
+
+    if wait_until(started, timeout=START_TIMEOUT, interval=0.2):
+        return True
     raise DoclabError(
         f"lab daemon {daemon.worker} did not answer within {START_TIMEOUT} s: {log_tail(daemon, log_start)}"
     )
@@ -200,7 +202,7 @@ def _proxy_is_ours(pid: int, daemon: DaemonPaths) -> bool:
 
 def _cgroup_pids(daemon: DaemonPaths) -> list[int]:
     """Processes of containers of this daemon (cgroup-parent = the daemon's namespace)."""
-    pids = set()
+    pids: set[int] = set()
     for root in Path("/sys/fs/cgroup").glob(f"*/{daemon.namespace}"):
         for procs in root.rglob("cgroup.procs"):
             try:
@@ -224,15 +226,14 @@ def stop(daemon: DaemonPaths) -> None:
         try:
             with closing(client(daemon, timeout=20)) as api:
                 for container in api.containers.list():
-                    try:
+                    with contextlib.suppress(docker.errors.APIError):
                         container.kill()
-                    except docker.errors.APIError:
-                        pass
         except (docker.errors.DockerException, requests.RequestException):
             pass
     if found:
         processes.terminate([found], timeout=20)
     _kill_leftovers(daemon)
+    authz.stop(daemon)
     unmount_under(daemon.exec_root)
     unmount_under(daemon.data_root)
     daemon.pidfile.unlink(missing_ok=True)
@@ -242,10 +243,10 @@ def stop(daemon: DaemonPaths) -> None:
 def unmount_under(folder: Path) -> None:
     """Unmounts (lazily, deepest first) whatever is still mounted below `folder`."""
     prefix = str(folder.resolve()) if folder.exists() else str(folder)
-    mounts = []
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        point = line.split()[4].replace("\\040", " ")
-        if point == prefix or point.startswith(prefix + "/"):
-            mounts.append(point)
+    mounts = [
+        part.mountpoint
+        for part in psutil.disk_partitions(all=True)
+        if part.mountpoint == prefix or part.mountpoint.startswith(prefix + "/")
+    ]
     for point in sorted(mounts, key=len, reverse=True):
         subprocess.run(["umount", "-l", point], capture_output=True, check=False)

@@ -115,7 +115,7 @@ def host_mirror(suite: str = "bookworm", default: str = "http://deb.debian.org/d
     for text in texts:
         for line in text.splitlines():  # one-line format: deb [opts] URI SUITE COMPONENTS
             words = re.sub(r"\[[^]]*\]", "", line).split()
-            if len(words) >= 3 and words[0] == "deb" and words[2] == suite:
+            if words[:1] == ["deb"] and words[2:3] == [suite]:
                 return words[1].rstrip("/")
         for stanza in re.split(r"\n\s*\n", text):  # deb822 format
             fields = dict(re.findall(r"^(\w[\w-]*):\s*(.*)$", stanza, re.MULTILINE))

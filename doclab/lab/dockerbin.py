@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,7 +102,7 @@ def toolchain() -> Toolchain:
     return Toolchain(paths.engine_home())
 
 
-def ensure_installed(on_step=None) -> Toolchain:
+def ensure_installed(on_step: Callable[[str], None] | None = None) -> Toolchain:
     """Fetches and unpacks the packages unless the same format is already there. Idempotent and cheap."""
     chain = toolchain()
     if chain.is_installed():

@@ -6,8 +6,11 @@ else's container, `RepoTags` of busybox has no one else's tag, a build finds no 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
+
 import docker
-from docker.errors import APIError, NotFound
+from docker.errors import APIError
 
 BUILTIN_NETWORKS = {"bridge", "host", "none"}
 
@@ -37,30 +40,29 @@ def reset(client: docker.DockerClient, pins: dict[str, str]) -> list[str]:
     api = client.api
     removed: list[str] = []
 
-    def attempt(what: str, action) -> None:
-        try:
-            action()
+    def attempt(what: str, action: Callable[..., object], *args: object, **kwargs: object) -> None:
+        with contextlib.suppress(APIError):  # NotFound included: gone already is what we want
+            action(*args, **kwargs)
             removed.append(what)
-        except NotFound:
-            pass
-        except APIError:
-            pass
 
     for container in api.containers(all=True):
-        attempt(f"container {container['Names'][0].lstrip('/')}", lambda c=container: api.remove_container(c["Id"], force=True, v=True))
+        attempt(
+            f"container {container['Names'][0].lstrip('/')}", api.remove_container, container["Id"], force=True, v=True
+        )
     for network in api.networks():
         if network["Name"] not in BUILTIN_NETWORKS:
-            attempt(f"network {network['Name']}", lambda n=network: api.remove_network(n["Id"]))
+            attempt(f"network {network['Name']}", api.remove_network, network["Id"])
     for volume in api.volumes().get("Volumes") or []:
-        attempt(f"volume {volume['Name']}", lambda v=volume: api.remove_volume(v["Name"], force=True))
+        attempt(f"volume {volume['Name']}", api.remove_volume, volume["Name"], force=True)
     pinned_ids = set(pins.values())
     for image in api.images(all=True):
         for tag in [t for t in image.get("RepoTags") or [] if t != "<none>:<none>"]:
             if pins.get(tag) != image["Id"]:
-                attempt(f"tag {tag}", lambda t=tag: api.remove_image(t, noprune=image["Id"] in pinned_ids))
+                # untag only when the image is a pinned one: it stays under its own tags
+                attempt(f"tag {tag}", api.remove_image, tag, noprune=image["Id"] in pinned_ids)
     for image in api.images(all=True):
         if image["Id"] not in pinned_ids:
-            attempt(f"image {image['Id'][7:19]}", lambda i=image["Id"]: api.remove_image(i, force=True))
+            attempt(f"image {image['Id'][7:19]}", api.remove_image, image["Id"], force=True)
     if api.df().get("BuildCache"):
-        attempt("build cache", lambda: api.prune_builds(all=True))
+        attempt("build cache", api.prune_builds, all=True)
     return removed

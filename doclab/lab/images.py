@@ -169,7 +169,7 @@ class Seeder:
             self._write(recipe, hashes[recipe.name])
         derived = [r for r in todo if r.parent]
         for recipe in derived:  # a current parent's image is computed once, before the threads share it
-            parent = all_recipes()[recipe.parent or ""]
+            parent = all_recipes()[str(recipe.parent)]
             self.image_of(parent, rebuild=not self._tree(parent).is_dir())
         if derived:
             with ThreadPoolExecutor(max_workers=len(derived)) as pool:
@@ -225,7 +225,7 @@ class Seeder:
         if parent_image is None:
             layer = layers.build(tree, EPOCH)
         else:
-            changed, removed = layers.changes(self._tree(all_recipes()[recipe.parent]), tree)
+            changed, removed = layers.changes(self._tree(all_recipes()[str(recipe.parent)]), tree)
             layer = layers.build(tree, EPOCH, only=changed, removed=removed)
         steps = list(parent_image.steps) if parent_image else []
         for row in recipe.spec["history"]:

@@ -78,7 +78,7 @@ def changes(base: Path, top: Path) -> tuple[list[str], list[str]]:
     return changed, removed
 
 
-def build(root: Path, epoch: int, only: list[str] | None = None, removed: list[str] = ()) -> Layer:
+def build(root: Path, epoch: int, only: list[str] | None = None, removed: tuple[str, ...] | list[str] = ()) -> Layer:
     """A layer holding `only` (default: everything below root) plus whiteouts for `removed`."""
     selected = walk(root) if only is None else only
     wanted = set(selected)

@@ -19,6 +19,7 @@ from doclab.lab.layers import Layer
 MANIFEST_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
 CONFIG_TYPE = "application/vnd.docker.container.image.v1+json"
 LAYER_TYPE = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+HTTP_OK, HTTP_CREATED, HTTP_ACCEPTED = 200, 201, 202
 
 
 def _json(value: object) -> bytes:
@@ -105,10 +106,10 @@ def push(registry: str, repository: str, tags: list[str], image: Image, timeout:
         config = image.config_bytes()
         blobs.append((sha256(config), config))
         for digest, data in blobs:
-            if session.head(f"{base}/blobs/{digest}", timeout=timeout).status_code == 200:
+            if session.head(f"{base}/blobs/{digest}", timeout=timeout).status_code == HTTP_OK:
                 continue
             start = session.post(f"{base}/blobs/uploads/", timeout=timeout)
-            _expect(start, 202, f"start an upload to {repository}")
+            _expect(start, HTTP_ACCEPTED, f"start an upload to {repository}")
             location = start.headers["Location"]
             if location.startswith("/"):
                 location = f"http://{registry}{location}"
@@ -119,13 +120,13 @@ def push(registry: str, repository: str, tags: list[str], image: Image, timeout:
                 headers={"Content-Type": "application/octet-stream"},
                 timeout=timeout,
             )
-            _expect(done, 201, f"upload {digest[:19]} to {repository}")
+            _expect(done, HTTP_CREATED, f"upload {digest[:19]} to {repository}")
         manifest = image.manifest_bytes()
         for tag in tags:
             put = session.put(
                 f"{base}/manifests/{tag}", data=manifest, headers={"Content-Type": MANIFEST_TYPE}, timeout=timeout
             )
-            _expect(put, 201, f"push the manifest {repository}:{tag}")
+            _expect(put, HTTP_CREATED, f"push the manifest {repository}:{tag}")
         return sha256(manifest)
     except requests.RequestException as error:
         raise DoclabError(f"the lab registry at {registry} did not take {repository}: {error}") from None

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 from rich.console import Console
 from rich.markup import escape
+from rich.status import Status
 
 
 class Reporter:
@@ -17,7 +18,7 @@ class Reporter:
         self.quiet = quiet
         self.console = Console(stderr=True, highlight=False)
         self.timings: dict[str, float] = {}
-        self._status = None
+        self._status: Status | None = None
         self._title = ""
 
     @contextmanager

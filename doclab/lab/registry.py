@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 from doclab.errors import DoclabError
 from doclab.lab import dockerbin, paths, processes
+from doclab.retry import wait_until
 
 MANIFEST_TYPES = (
     "application/vnd.docker.distribution.manifest.v2+json, "
@@ -112,13 +112,14 @@ def ensure_running() -> None:
             start_new_session=True,
         )
     pidfile().write_text(f"{process.pid}\n")
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
+
+    def started() -> bool:
         if process.poll() is not None:
             raise DoclabError(f"the lab registry exited at start-up: {_log_tail()} (log: {log_file()})")
-        if answers():
-            return
-        time.sleep(0.1)
+        return answers()
+
+    if wait_until(started, timeout=15):
+        return
     raise DoclabError(f"the lab registry did not answer on {address()} within 15 s: {_log_tail()}")
 
 

@@ -144,9 +144,7 @@ def debian(root: Path, suite: str, epoch: int, include: list[str]) -> None:
         raise DoclabError("mmdebstrap is needed to build the Debian images: apt-get install -y mmdebstrap")
     mirror = debs.host_mirror(suite)
     security = debs.host_mirror(f"{suite}-security", "http://deb.debian.org/debian-security")
-    sources = (
-        f"deb {mirror} {suite} main\ndeb {mirror} {suite}-updates main\ndeb {security} {suite}-security main\n"
-    )
+    sources = f"deb {mirror} {suite} main\ndeb {mirror} {suite}-updates main\ndeb {security} {suite}-security main\n"
     argv = [
         "mmdebstrap",
         "--quiet",
@@ -204,7 +202,11 @@ def derive(parent: Path, root: Path, packages: list[str], commands: list[str], e
         "SOURCE_DATE_EPOCH": str(epoch),  # honoured by the tools that stamp dates into files
     }
     # A private mount namespace: the proc and dev mounts go away with it, even if we are killed.
-    _run(["unshare", "--mount", "--propagation", "private", "sh", "-c", "\n".join(script)], f"apt-get install in {root.name}", env=env)
+    _run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", "\n".join(script)],
+        f"apt-get install in {root.name}",
+        env=env,
+    )
     (root / "tmp/doclab.list").unlink(missing_ok=True)
     tidy(root)
     _pin_password_dates(root, epoch)
@@ -218,8 +220,8 @@ def _pin_password_dates(root: Path, epoch: int) -> None:
     day = str(epoch // 86400)
     lines = []
     for line in shadow.read_text().splitlines():
-        fields = line.split(":")
-        if len(fields) > 2 and fields[2]:
+        fields = line.split(":")  # name:password:lastchange:...
+        if fields[2:3] not in ([], [""]):
             fields[2] = day
         lines.append(":".join(fields))
     shadow.write_text("\n".join(lines) + "\n")

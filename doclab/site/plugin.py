@@ -10,9 +10,10 @@ with the same config object, so the first on_files of a config is the one that v
 
 * on_startup: read the Settings once; the session, which remembers results across the
   languages and `mkdocs serve` rebuilds, lives as long as the plugin.
+* on_config: refuse pymdownx.snippets (includes are the engine's); create the session once.
 * on_files: find every include, verify, log the problems and one summary line, write the site report.
-* on_page_markdown: point each include past the example's header, report a missing example at
-  its line, render the report at the Verification page's placeholder, set the page's facts.
+* on_page_markdown: show each include as the engine parsed the example (engine/embeds.render_page),
+  render the report at the Verification page's placeholder, set the page's facts.
 * on_env: give the theme's templates the `doclab_text` filter.
 * on_page_content: console blocks' copy buttons copy only the commands.
 """
@@ -33,7 +34,7 @@ from mkdocs.structure.pages import Page
 
 from doclab.compose import lab_facts
 from doclab.config import Settings
-from doclab.engine.embeds import Include, render_page, resolve_snippet, scan_page
+from doclab.engine.embeds import Include, render_page, resolve_snippet, scan_page, snippets_extension_error
 from doclab.engine.example import load_example
 from doclab.engine.runners import displayed
 from doclab.engine.session import Embed, SiteReport, VerificationSession
@@ -44,6 +45,7 @@ from doclab.site.text import Texts
 
 log = logging.getLogger("mkdocs.plugins.doclab")
 
+UPSTREAM_RE = re.compile(r"v?\d+(?:\.\d+)*")
 H1_RE = re.compile(r"^#[ \t]+(?P<title>.+?)[ \t#]*$", re.MULTILINE)
 TITLE_META_RE = re.compile(r"\A---\n(?:.*\n)*?title:[ \t]*(?P<title>.+)\n(?:.*\n)*?---\n")
 
@@ -51,6 +53,13 @@ TITLE_META_RE = re.compile(r"\A---\n(?:.*\n)*?title:[ \t]*(?P<title>.+)\n(?:.*\n
 def page_language(src_uri: str) -> str:
     """mkdocs-static-i18n's suffix layout: x.en.md is English, x.zh.md and x.md are Chinese (the default)."""
     return "en" if src_uri.endswith(".en.md") else "zh"
+
+
+def upstream_version(version: str) -> str:
+    """The version a reader looks up: Debian's packaging suffix dropped ("26.1.5+dfsg1" -> "26.1.5").
+    verification.json keeps the full string."""
+    match = UPSTREAM_RE.match(version)
+    return match.group(0) if match else version
 
 
 def page_title(markdown: str, fallback: str) -> str:
@@ -82,6 +91,8 @@ class DoclabPlugin(BasePlugin[DoclabConfig]):
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig | None:
         settings = self.settings = self.settings or _read_settings()
+        if problem := snippets_extension_error(list(config.markdown_extensions)):
+            raise PluginError(problem)
         root = self._root(config)
         if self.session is None or self.session.root != root:
             self.session = VerificationSession(
@@ -89,7 +100,6 @@ class DoclabPlugin(BasePlugin[DoclabConfig]):
                 facts=lambda: lab_facts(settings, jobs=settings.jobs),
                 mode=settings.verify,
                 snippets=self.config.snippets,
-                docker_host=settings.docker_host or None,
                 jobs=settings.jobs,
                 report_file=Path(self.config.check_report),
                 on_result=lambda r: log.debug(f"doclab: {r.path}: {r.status} {r.reason}".rstrip()),
@@ -108,7 +118,7 @@ class DoclabPlugin(BasePlugin[DoclabConfig]):
             return markdown
         lang = page_language(page.file.src_uri)
         source = self._source(page, config)
-        markdown, examples = self._point_includes(markdown, source, lang)
+        markdown, examples = self._render_includes(markdown, source, lang)
         if PLACEHOLDER in markdown:
             markdown = markdown.replace(PLACEHOLDER, self._render_report(config, lang))
         if examples:
@@ -162,7 +172,7 @@ class DoclabPlugin(BasePlugin[DoclabConfig]):
             log.warning(f"doclab: {count} examples not verified: {site.why_not} (showing the recorded output)")
 
     # -- pages ---------------------------------------------------------------
-    def _point_includes(self, markdown: str, source: str, lang: str) -> tuple[str, list[str]]:
+    def _render_includes(self, markdown: str, source: str, lang: str) -> tuple[str, list[str]]:
         """Each include becomes the example as the engine parsed it (engine/embeds.render_page), so what a
         reader sees is what was judged; illustrations get their "not run" label. Problems were logged once
         by _verify; here a refused or missing example is only shown as such in place."""
@@ -196,7 +206,7 @@ class DoclabPlugin(BasePlugin[DoclabConfig]):
             "failed": statuses.count("failed"),
             "skipped": statuses.count("skipped"),
             "date": self.site.report.finished_at[:10],
-            "versions": self.site.versions,
+            "versions": {tool: upstream_version(v) for tool, v in self.site.versions.items()},
             "report_url": self._report_url(files),
         }
 
@@ -235,7 +245,7 @@ class DoclabPlugin(BasePlugin[DoclabConfig]):
             pages=len(rows),
             examples=len({e.example for e in self.site.embeds}),
             date=self.site.report.finished_at[:10],
-            versions=self.site.versions,
+            versions={tool: upstream_version(v) for tool, v in self.site.versions.items()},
             passed=counts["passed"] + counts["cached"],
             failed=counts["failed"],
             skipped=counts["skipped"],

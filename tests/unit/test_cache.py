@@ -114,3 +114,25 @@ def test_a_corrupt_entry_is_removed(tmp_path):
     os.utime(path, (old, old))
     assert cache.get("c" * 64) is None
     assert not path.exists()
+
+
+def test_sweep_removes_what_an_example_wrote_during_its_run(tmp_path):
+    cache = ResultCache(tmp_path / "cache")
+    previous = previous_run(tmp_path / "cache", "o" * 64)
+    since = time.time()
+    cache.put("m" * 64, "snippets/mine.console", 1.0, [])
+    forger = ResultCache(tmp_path / "cache")  # an example with the checker's rights and its secret
+    forger.put("f" * 64, "snippets/forged.console", 1.0, [])
+    removed = cache.sweep(since)
+    assert [p.stem for p in removed] == ["f" * 64]
+    assert cache.get("m" * 64) is not None
+    assert previous.exists()
+
+
+def test_sweep_drops_everything_when_the_secret_was_replaced(tmp_path):
+    cache = ResultCache(tmp_path / "cache")
+    previous_run(tmp_path / "cache", "o" * 64)
+    (tmp_path / "cache" / SECRET_FILE).write_bytes(b"known to the example")
+    cache.sweep(time.time())
+    assert list((tmp_path / "cache").glob("*/*")) == []
+    assert (tmp_path / "cache" / SECRET_FILE).read_bytes() != b"known to the example"

@@ -180,14 +180,14 @@ def test_render_replaces_the_include_with_the_parsed_example():
 
 def test_an_example_cannot_close_the_fence_it_is_shown_in():
     text = page("'''console\n--8<-- \"a/b.console\"\n'''\nafter\n")
-    rendered, _ = render_page(text, "p.md", lambda inc: "$ cat x.md\n```\n<script>alert(1)</script>\n", "en")
+    rendered, _ = render_page(text, "p.md", lambda _inc: "$ cat x.md\n```\n<script>alert(1)</script>\n", "en")
     assert rendered == "````console\n$ cat x.md\n```\n<script>alert(1)</script>\n````\nafter\n"
 
 
 def test_render_labels_illustrations_in_the_page_language():
     text = page("'''{ .console .illustration }\n$ docker search nginx\n'''\n")
-    zh, _ = render_page(text, "p.zh.md", lambda inc: "", "zh")
-    en, _ = render_page(text, "p.en.md", lambda inc: "", "en")
+    zh, _ = render_page(text, "p.zh.md", lambda _inc: "", "zh")
+    en, _ = render_page(text, "p.en.md", lambda _inc: "", "en")
     assert zh.splitlines()[0] == '```{ .console .illustration title="示意，未运行" }'
     assert en.splitlines()[0] == '```{ .console .illustration title="illustration, not run" }'
     assert zh.splitlines()[1:] == ["$ docker search nginx", "```"]
@@ -236,3 +236,36 @@ def test_resolve_refuses_a_symlinked_folder_out_and_non_files(tmp_path):
     (snippets / "ok.console").write_text("$ echo\n\n")
     (snippets / "inside.console").symlink_to(snippets / "ok.console")
     assert resolve_snippet(snippets, "inside.console", "p.md", 1) == (snippets / "ok.console").resolve()
+
+
+@pytest.mark.parametrize(
+    ("body", "line"),
+    [
+        ("'''\nuser@host:~$ docker run busybox echo hi\nhi\n'''\n", 2),
+        ("'''text\nroot@box:/# docker ps\n'''\n", 2),
+        ("'''\nimport docker\nprint(docker.from_env().ping())\n'''\n", 1),
+        ("'''pycon\n>>> import docker\n'''\n", 1),
+        ("'''text\nfrom docker import from_env\n'''\n", 1),
+    ],
+)
+def test_other_prompts_and_sdk_code_in_any_block_are_errors(body, line):
+    found = errors(body)
+    assert len(found) == 1, found
+    assert found[0].startswith(f"docs/p.en.md:{line}: "), found[0]
+
+
+def test_the_site_must_not_include_files_itself():
+    from doclab.engine.embeds import snippets_extension_error
+
+    assert snippets_extension_error(["admonition", "pymdownx.superfences"]) is None
+    assert snippets_extension_error(["pymdownx.snippets"]) == (
+        "mkdocs.yml enables pymdownx.snippets, which would show files the checker does not verify: "
+        "remove it (doclab renders each `--8<--` example itself)"
+    )
+
+
+def test_the_projects_mkdocs_yml_does_not_enable_snippets():
+    from pathlib import Path
+
+    config = (Path(__file__).resolve().parents[2] / "mkdocs.yml").read_text(encoding="utf-8")
+    assert "pymdownx.snippets" not in config

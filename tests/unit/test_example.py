@@ -62,3 +62,10 @@ def test_discover_skips_fixture_folders(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "inner.py").write_text("print()\n")
     assert discover([tmp_path]) == [tmp_path / "a.console"]
+
+
+def test_discover_does_not_walk_a_symlinked_folder(tmp_path):
+    (tmp_path / "a.console").write_text("$ true\n")
+    (tmp_path / "loop").symlink_to(tmp_path)  # rglob would walk it again and again
+    (tmp_path / "root").symlink_to("/")
+    assert discover([tmp_path]) == [tmp_path / "a.console"]

@@ -11,7 +11,7 @@ B64 = "9a0be498f9aa6e86ab3d1ede228f8b7bdfc18bccb8f492ae50d0784288836f82"
 
 # (mask name, recorded, another run, near miss that must fail)
 CASES = [
-    ("digest", f"sha256:{A64}\n", f"sha256:{B64}\n", f"checksum sha256:{A64}\n"),
+    ("digest", f"Untagged: x@sha256:{A64}\n", f"Untagged: x@sha256:{B64}\n", f"checksum sha256:{A64}\n"),
     ("digest", f"Digest: sha256:{A64}\n", f"Digest: sha256:{B64}\n", f"Digest: sha256:{A64[:-1]}0 extra\n"),
     ("digest", f'["busybox@sha256:{A64}"]\n', f'["busybox@sha256:{B64}"]\n', f'["busybox:sha256-{B64}"]\n'),
     ("digest", f"Deleted: sha256:{A64}\n", f"Deleted: sha256:{B64}\n", f"Removed: sha256:{B64}\n"),
@@ -74,6 +74,7 @@ CASES = [
     ),
     ("go-time", "2026-11-28 01:12:43 +0000 UTC\n", "2027-01-02 10:00:00 +0000 UTC\n", "2027-01-02 10:00:00\n"),
     ("virtual-size", "2B (virtual 1.99MB)\n", "2B (virtual 2.5MB)\n", "3B (virtual 2.5MB)\n"),
+    ("stats-usage", "limited 752KiB / 64MiB\n", "limited 324KiB / 64MiB\n", "limited 324KiB / 512MiB\n"),
     (
         "push-size",
         f"v1: digest: sha256:{A64} size: 735\n",
@@ -110,6 +111,10 @@ def test_every_mask_has_a_case():
         ("total 64K\n", "total 512K\n"),
         ("12:00:00\n", "13:30:00\n"),
         ("happy_path done\n", "sad_path done\n"),
+        ("built 5 minutes ago\n", "built 90 minutes ago\n"),
+        ("it is Up 5 seconds now\n", "it is Up 90 seconds now\n"),
+        ("container 0123456789ab started\n", "container ba9876543210 started\n"),
+        ("#5 0.215 slept 5.0s done\n", "#5 0.377 slept 90.0s done\n"),
         ("f1a0d18679b8 is the answer\n", "0c162511773b is the answer\n"),
     ],
 )
@@ -119,6 +124,8 @@ def test_values_outside_dockers_fields_are_compared_exactly(recorded, live):
 
 def test_a_whole_line_of_hex_is_an_id_only_where_docker_printed_it():
     assert matches(f"{A64}\n", f"{B64}\n", id_lines=True)
+    assert matches(f"sha256:{A64}\n", f"sha256:{B64}\n", id_lines=True)  # `docker build -q`, `docker commit`
+    assert not matches(f"sha256:{A64}\n", f"sha256:{B64}\n", id_lines=False)  # no docker: content
     assert not matches(f"{A64}\n", f"{B64}\n", id_lines=False)
     assert ids_expected("docker run -d --name web nginx")
     assert not ids_expected("sha256sum data/file | cut -c1-64")

@@ -238,3 +238,12 @@ def test_python_update_places_the_whole_output_after_each_statement(tmp_path):
     ).lstrip("\n")
     (tmp_path / "ex.py").write_text(outcome.recorded)
     assert check(tmp_path, "ex.py", outcome.recorded).status == "passed"
+
+
+def test_a_huge_command_line_and_a_huge_exception_stay_one_short_line(tmp_path):
+    outcome = check(tmp_path, "long.console", "$ false " + "x" * 5000 + "\n")
+    assert outcome.message == "long.console:1: $ false " + "x" * 154 + " … -> exit 1"
+    outcome = check(tmp_path, "ex.py", 'raise ValueError("v" * 100_000)\n')
+    assert len(outcome.message) < 700
+    assert outcome.message.startswith("ex.py:1: ValueError: vvv")
+    assert outcome.message.endswith("characters cut)")

@@ -18,7 +18,7 @@ from doclab.engine.session import Embed, VerificationSession
 from tests.helpers import mini_project, mkdocs_build
 
 NO_DAEMON = "unix:///nonexistent.sock"
-VERSIONS = {"engine": "26.1.5", "cli": "26.1.5", "buildx": "0.13.1", "compose": "2.26.1"}
+VERSIONS = {"engine": "26.1.5+dfsg1", "cli": "26.1.5+dfsg1", "buildx": "0.13.1+ds1", "compose": "2.26.1-4"}
 
 
 def _write_report(project: Path, **versions: str) -> None:
@@ -43,7 +43,7 @@ def _footer(html: str) -> str:
 def report_site(tmp_path_factory) -> tuple[Path, str]:
     project = mini_project(tmp_path_factory.mktemp("render") / "project")
     _write_report(project, **VERSIONS)
-    rc, output = mkdocs_build(project, "--strict", env={"DOCLAB_VERIFY": "report", "DOCKER_HOST": NO_DAEMON})
+    rc, output = mkdocs_build(project, "--strict", env={"DOCLAB_VERIFY": "report", "DOCLAB_HOSTS": NO_DAEMON})
     assert rc == 0, output[-3000:]
     return project / "site", output
 
@@ -72,7 +72,7 @@ def test_the_report_lists_pages_by_title_in_their_language(report_site):
     assert '<a href="../probe/">探针</a>' in zh and '<a href="../probe/">Probe</a>' in en
     assert "snippets/probe" not in en, "a verified build lists pages, not example files"
     assert "这次构建于 2026-11-27 在 doclab 离线实验室的 Docker Engine 26.1.5 上运行了 1 个页面嵌入的 1 个示例" in zh
-    assert "This build ran the 1 examples that 1 pages embed on 2026-11-27, on Docker Engine 26.1.5" in en
+    assert "This build ran the one example the site's pages embed on 2026-11-27, on Docker Engine 26.1.5 in" in en
     assert '"Verified" promises' in en.replace("&quot;", '"') and "它不保证" in zh
 
 

@@ -27,7 +27,9 @@ def test_actions_run_on_node_24(workflow):
                 continue
             action, _, ref = step["uses"].partition("@")
             assert action in NODE24, f"{workflow.name}: job {name} uses {action}, whose Node runtime is unchecked"
-            assert int(ref.lstrip("v").split(".")[0]) >= NODE24[action], f"{workflow.name}: {step['uses']} runs on Node 20"
+            assert int(ref.lstrip("v").split(".")[0]) >= NODE24[action], (
+                f"{workflow.name}: {step['uses']} runs on Node 20"
+            )
 
 
 @pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)

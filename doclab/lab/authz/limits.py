@@ -1,0 +1,69 @@
+"""The cgroup every container of a lab daemon lives under (daemon.json "cgroup-parent" = daemon.namespace),
+created here with pids, memory and CPU limits before dockerd starts. The plugin refuses a container's own
+CgroupParent, so no container can leave it; a container's own limits can only be lower.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from doclab.lab.paths import DaemonPaths
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+PIDS_MAX = 2048
+MEMORY_MAX = 2 * 1024**3
+CPU_PERIOD = 100_000
+CPU_QUOTA = 150_000  # 1.5 CPUs for all the containers of one daemon
+
+
+def unified() -> bool:
+    return (CGROUP_ROOT / "cgroup.controllers").exists()
+
+
+def limit_files(daemon: DaemonPaths) -> dict[Path, str]:
+    """Each limit: the file that holds it and its value."""
+    name = daemon.namespace
+    if unified():
+        group = CGROUP_ROOT / name
+        return {
+            group / "pids.max": str(PIDS_MAX),
+            group / "memory.max": str(MEMORY_MAX),
+            group / "cpu.max": f"{CPU_QUOTA} {CPU_PERIOD}",
+        }
+    return {
+        CGROUP_ROOT / "pids" / name / "pids.max": str(PIDS_MAX),
+        CGROUP_ROOT / "memory" / name / "memory.limit_in_bytes": str(MEMORY_MAX),
+        CGROUP_ROOT / "cpu" / name / "cpu.cfs_period_us": str(CPU_PERIOD),
+        CGROUP_ROOT / "cpu" / name / "cpu.cfs_quota_us": str(CPU_QUOTA),
+    }
+
+
+def ensure(daemon: DaemonPaths) -> None:
+    if unified():
+        control = CGROUP_ROOT / "cgroup.subtree_control"
+        wanted = {"+pids", "+memory", "+cpu"}
+        available = set((CGROUP_ROOT / "cgroup.controllers").read_text().split())
+        for item in wanted:
+            if item[1:] in available:
+                try:
+                    control.write_text(item)
+                except OSError:
+                    pass
+    for path, value in limit_files(daemon).items():
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(value)
+
+
+def remove(daemon: DaemonPaths) -> None:
+    """Empty cgroups only (rmdir refuses a busy one): called after dockerd and its containers are gone."""
+    for folder in {path.parent for path in limit_files(daemon)}:
+        for child in sorted(folder.glob("*/"), reverse=True) if folder.is_dir() else []:
+            try:
+                os.rmdir(child)
+            except OSError:
+                pass
+        try:
+            os.rmdir(folder)
+        except OSError:
+            pass

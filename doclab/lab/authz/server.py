@@ -1,0 +1,163 @@
+"""The authorization plugin of one lab daemon: an HTTP server on a unix socket that dockerd asks before
+(AuthZReq) and after (AuthZRes) every API request.
+
+Run as `python -m doclab.lab.authz.server WORKER` (started by doclab.lab.authz.ensure_running). It answers:
+- the lab's own requests (header X-Doclab-Admin = the lab's token): allowed;
+- any request while no example runs on this daemon: allowed (the playground, the lab seeding its images);
+- any other request while an example runs: rules.decide(), and on success the created object goes into the
+  session's ledger.
+It fails closed: an error while deciding refuses the request.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import os
+import socketserver
+import sys
+import traceback
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+from doclab.lab.authz import rules
+from doclab.lab.authz import session as store
+from doclab.lab.authz.world import DaemonWorld
+from doclab.lab.paths import DaemonPaths
+
+CONTENT_TYPE = "application/vnd.docker.plugins.v1.2+json"
+
+
+class Plugin:
+    def __init__(self, daemon: DaemonPaths, mirror: str):
+        self.daemon = daemon
+        self.mirror = mirror
+        self.token = store.token().encode()
+
+    def is_admin(self, request: dict) -> bool:
+        headers = {k.lower(): v for k, v in (request.get("RequestHeaders") or {}).items()}
+        given = headers.get(store.ADMIN_HEADER.lower(), "").encode()
+        return bool(given) and hmac.compare_digest(given, self.token)
+
+    def session(self) -> store.Session | None:
+        """The example running on this daemon. A session whose checker died is over: its sandbox died with
+        it, and what a person does before the reaper runs must not be counted as the example's."""
+        current = store.read_session(self.daemon)
+        if current is not None and current.pid and not _alive(current.pid):
+            return None
+        return current
+
+    def authz_request(self, request: dict) -> dict:
+        if self.is_admin(request):
+            return {"Allow": True}
+        current = self.session()
+        if current is None:
+            return {"Allow": True}
+        try:
+            call = rules.parse(request)
+            decision = rules.decide(call, DaemonWorld(self.daemon, current, self.mirror))
+        except rules.Refused as refusal:
+            decision = refusal.decision
+        except Exception as error:  # fail closed, and say why in the daemon's answer
+            traceback.print_exc()
+            decision = rules.Decision(False, "internal", f"the lab could not decide ({type(error).__name__}: {error})")
+        if decision.allow:
+            return {"Allow": True}
+        return {"Allow": False, "Msg": decision.text()}
+
+    def authz_response(self, request: dict) -> dict:
+        if self.is_admin(request):
+            return {"Allow": True}
+        current = self.session()
+        if current is None:
+            return {"Allow": True}
+        try:
+            call = rules.parse(request)
+            raw = request.get("ResponseBody")
+            body = json.loads(base64.b64decode(raw)) if raw else None
+        except (rules.Refused, ValueError):
+            return {"Allow": True}
+        made = rules.created(call, int(request.get("ResponseStatusCode") or 0), body)
+        for ident in made.ids:
+            store.record(self.daemon, made.kind, ident)
+        if made.kind == "container" and made.ids and made.ids[0]:
+            # Volumes the container brought (anonymous, or named and new: foreign ones were refused) are its.
+            world = DaemonWorld(self.daemon, current, self.mirror)
+            for name in world.volumes_of(made.ids[0]):
+                store.record(self.daemon, "volume", name)
+        return {"Allow": True}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a prober that hung up is no error
+            super().handle_error(request, client_address)
+
+
+def serve(daemon: DaemonPaths, socket_path: Path, mirror: str) -> None:
+    plugin = Plugin(daemon, mirror)
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args) -> None:  # dockerd's own log says what was denied
+            return
+
+        def address_string(self) -> str:
+            return "dockerd"
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            payload = self.rfile.read(length) if length else b""
+            try:
+                request = json.loads(payload) if payload else {}
+            except ValueError:
+                request = {}
+            if self.path == "/Plugin.Activate":
+                answer = {"Implements": ["authz"]}
+            elif self.path == "/AuthZPlugin.AuthZReq":
+                answer = plugin.authz_request(request)
+            elif self.path == "/AuthZPlugin.AuthZRes":
+                answer = plugin.authz_response(request)
+            else:
+                answer = {"Err": f"unknown call {self.path}"}
+            data = json.dumps(answer).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", CONTENT_TYPE)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    socket_path.parent.mkdir(parents=True, exist_ok=True)
+    socket_path.unlink(missing_ok=True)
+    old_mask = os.umask(0o177)  # the socket is root's alone: an example must not write to the ledger
+    try:
+        server = _Server(str(socket_path), Handler)
+    finally:
+        os.umask(old_mask)
+    server.serve_forever()
+
+
+def main(argv: list[str]) -> int:
+    from doclab.lab import authz, registry
+
+    daemon = DaemonPaths(int(argv[0]))
+    serve(daemon, authz.socket_path(daemon), registry.address())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

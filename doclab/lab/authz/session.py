@@ -1,0 +1,130 @@
+"""Files the plugin and the checker share for one daemon: the admin token, the session, the ledger.
+
+- token:        one secret per lab instance (root-only); a request carrying it in X-Doclab-Admin is the lab's own.
+- session.json: written by the checker while an example runs on the daemon: its scratch folder, the images
+                present before it, its checker's pid. While it exists, every request without the token is the
+                example's and is decided by rules.decide().
+- ledger.jsonl: appended by the plugin, one line per thing the example created (container, exec, volume,
+                network, tag), read back by the checker (and by the reaper after a crash) to remove exactly that.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from doclab.lab.paths import DaemonPaths, state_dir
+
+ADMIN_HEADER = "X-Doclab-Admin"
+
+
+def authz_dir() -> Path:
+    return state_dir() / "authz"
+
+
+def daemon_dir(daemon: DaemonPaths) -> Path:
+    return authz_dir() / str(daemon.worker)
+
+
+def _private_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)
+    return path
+
+
+def token() -> str:
+    """The lab's admin token, created on first use (mode 0600 in a 0700 folder)."""
+    path = _private_dir(authz_dir()) / "token"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    value = secrets.token_hex(24)
+    fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value)
+    try:
+        os.link(path.with_suffix(".tmp"), path)  # the first writer wins; a racing second one reads it
+    except FileExistsError:
+        pass
+    path.with_suffix(".tmp").unlink(missing_ok=True)
+    return path.read_text().strip()
+
+
+def admin_headers() -> dict[str, str]:
+    return {ADMIN_HEADER: token()}
+
+
+@dataclass
+class Session:
+    scratch: str
+    example: str
+    pid: int
+    images_before: list[str] = field(default_factory=list)
+    base_images: list[str] = field(default_factory=list)
+    push_registries: list[str] = field(default_factory=list)
+    started: float = 0.0
+
+
+def session_file(daemon: DaemonPaths) -> Path:
+    return daemon_dir(daemon) / "session.json"
+
+
+def ledger_file(daemon: DaemonPaths) -> Path:
+    return daemon_dir(daemon) / "ledger.jsonl"
+
+
+def write_session(daemon: DaemonPaths, session: Session) -> None:
+    folder = _private_dir(daemon_dir(daemon))
+    session.started = session.started or time.time()
+    ledger_file(daemon).unlink(missing_ok=True)
+    tmp = folder / "session.tmp"
+    tmp.write_text(json.dumps(asdict(session)))
+    os.replace(tmp, session_file(daemon))
+
+
+def read_session(daemon: DaemonPaths) -> Session | None:
+    try:
+        return Session(**json.loads(session_file(daemon).read_text()))
+    except FileNotFoundError:
+        return None
+    except (ValueError, TypeError):
+        return Session(scratch="/nonexistent", example="?", pid=0)  # unreadable: stay closed, never open
+
+
+def end_session(daemon: DaemonPaths) -> None:
+    session_file(daemon).unlink(missing_ok=True)
+    ledger_file(daemon).unlink(missing_ok=True)
+
+
+def record(daemon: DaemonPaths, kind: str, ident: str) -> None:
+    if not ident:
+        return
+    line = json.dumps({"kind": kind, "id": ident}) + "\n"
+    fd = os.open(ledger_file(daemon), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        os.write(fd, line.encode())  # one write of a short line under O_APPEND: lines never interleave
+    finally:
+        os.close(fd)
+
+
+def ledger(daemon: DaemonPaths) -> dict[str, list[str]]:
+    """kind -> ids, in the order they were created."""
+    owned: dict[str, list[str]] = {}
+    try:
+        lines = ledger_file(daemon).read_text().splitlines()
+    except FileNotFoundError:
+        return owned
+    for line in lines:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        ids = owned.setdefault(entry["kind"], [])
+        if entry["id"] not in ids:
+            ids.append(entry["id"])
+    return owned

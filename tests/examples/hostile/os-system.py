@@ -1,0 +1,4 @@
+import os
+
+os.system("echo Hellp")
+#> Hello

@@ -1,0 +1,5 @@
+import docker
+
+client = docker.from_env()
+client.ping()
+#> Hello
