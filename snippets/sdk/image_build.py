@@ -21,10 +21,10 @@ for chunk in build_log:
         #> Step 1/2 : FROM busybox
         #>  ---> 23499017895a
         #> Step 2/2 : CMD ["echo", "hello from an SDK-built image"]
-        #>  ---> Running in 2b7d9ca460bc
-        #>  ---> Removed intermediate container 2b7d9ca460bc
-        #>  ---> 492a9a2d2a10
-        #> Successfully built 492a9a2d2a10
+        #>  ---> Running in 3c3ff9d5af0d
+        #>  ---> Removed intermediate container 3c3ff9d5af0d
+        #>  ---> 05a7a4ab0606
+        #> Successfully built 05a7a4ab0606
         #> Successfully tagged sdk-hello:1.0
 
 print(image.tags)
