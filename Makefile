@@ -24,7 +24,9 @@ export NO_MKDOCS_2_WARNING := 1
 # The lab's docker CLI first on PATH, pointed at the playground (examples run on the verification daemons).
 LAB_ENV = eval "$$($(PY) -m doclab env 2>/dev/null)" || true
 
-.PHONY: help venv serve build deps lab check unit lint test bench linkcheck-external clean
+NODE_STAMP := node_modules/.package-lock.stamp
+
+.PHONY: help venv node serve build deps lab check unit lint test bench linkcheck-external clean
 
 help:
 	@sed -n '3,10p' Makefile | sed 's/^# \{0,1\}//'
@@ -49,15 +51,29 @@ $(STAMP): requirements.txt pyproject.toml
 	else $(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .; fi
 	@touch $@
 
+# ---------------------------------------------------------------- node
+
+# mermaid-cli, which renders the diagrams to SVG at build time (overrides/hooks/diagrams.py),
+# into node_modules/ from package-lock.json. It runs Debian's Chromium: puppeteer downloads no browser.
+node: $(NODE_STAMP)
+
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { \
+	  if [ "$$(id -u)" != 0 ]; then echo "node: install nodejs and npm first (sudo apt-get install nodejs npm)" >&2; exit 1; fi; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && apt-get install -y -qq nodejs npm </dev/null; }
+	PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 # ---------------------------------------------------------------- site
 
 # Live-reloading preview. No daemon needed: examples are verified when one
 # answers (the lab, when it is up), otherwise one warning and the recorded output.
 serve: venv
+	@$(MAKE) --no-print-directory node || echo "serve: no node_modules: diagrams are shown as their source" >&2
 	@$(LAB_ENV); DOCLAB_VERIFY=auto $(PY) -m mkdocs serve -a 127.0.0.1:8000
 
 # The publishing build: fails unless every example ran and passed.
-build: venv
+build: venv node
 	@$(LAB_ENV); DOCLAB_REQUIRE_VERIFY=1 $(PY) -m mkdocs build --strict
 
 # ---------------------------------------------------------------- lab
@@ -95,7 +111,7 @@ lint: venv
 
 # Both tiers: the unit tier, then everything that needs the lab.
 # pytest exits 5 when it collects nothing: that is a failure here.
-test: deps venv lab
+test: deps venv node lab
 	@mkdir -p test-artifacts
 	@$(LAB_ENV); $(PY) -m pytest tests/ --junitxml=test-artifacts/junit.xml; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "test: pytest collected no tests" >&2; exit 1; fi; exit $$rc

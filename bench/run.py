@@ -12,7 +12,7 @@ import time
 import traceback
 from pathlib import Path
 
-from bench import build, labup, overhead, parallel, scale
+from bench import build, labup, overhead, parallel, sandbox, scale
 from bench.util import MAIN_LAB, ROOT, Lab, bench_lab, copy_checkout, log
 
 WORK = Path("/var/tmp/doclab-bench")
@@ -132,9 +132,41 @@ def _main_lab_figures(args: argparse.Namespace, project: Path, wanted, attempt) 
         attempt("3_parallel", lambda: parallel.measure(project, MAIN_LAB, args.parallel_reps))
     if wanted(2) or wanted(5):
         attempt("2_build", lambda: build.measure(project, MAIN_LAB, args.reps, WORK))
+    if wanted(7):  # issue 16: the sandbox's own cost (bench/sandbox.py)
+        attempt("7_sandbox", sandbox.measure)
 
 
 # ---------------------------------------------------------------------------------------------
+
+
+def _sandbox_rows(f: dict, rows: list[tuple[str, str, str, str]]) -> None:
+    """Figure 7 (issue 16), when it ran."""
+    if sb := f.get("7_sandbox"):
+        c, p, e = sb["confinement"], sb["plugin"], sb["engine"]
+        rows.append(
+            (
+                "7. sandbox: one confined command (bwrap + setpriv) / plain bash",
+                f"{c['confined_command_ms']:.1f} ms / {c['plain_command_ms']:.1f} ms",
+                "(info)",
+                "n/a",
+            )
+        )
+        rows.append(
+            (
+                "7b. authorization plugin per request (AuthZReq round trip; decided vs token)",
+                f"{p['authz_request_round_trip_ms']:.2f} ms; {p['per_request_ms']:.2f} ms",
+                "(info)",
+                "n/a",
+            )
+        )
+        rows.append(
+            (
+                "7c. engine (confined) / bash -e on the verification daemon",
+                f"{e['ratio']:.2f}x",
+                "≤ 1.15x",
+                _met(e["ratio"] <= 1.15),
+            )
+        )
 
 
 def _met(ok: bool | None) -> str:
@@ -169,6 +201,7 @@ def render(results: dict) -> str:
             + f". Median of {o['repetitions']}, interleaved; per-repetition ratios {o['ratio_per_rep']}."
             + (f" Problems: {'; '.join(o['problems'])}" if o["problems"] else "")
         )
+    _sandbox_rows(f, rows)
     if b := f.get("2_build"):
         rows.append(
             (

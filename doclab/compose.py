@@ -62,5 +62,6 @@ def sandbox_hooks() -> SandboxHooks:
         close_session=authz.close_session_for,
         session_of_dead_run=authz.dead_session_for,
         scratch_registry=scratch_registry.during_check,
+        reap_scratch_registry=scratch_registry.reap,
         push_registries=authz.push_registries,
     )

@@ -72,7 +72,7 @@ class TableWorld:
     def image_is_foreign(self, image_id):
         return image_id in ("i-busybox", "i-precious")
 
-    def prune_candidates(self, kind, call):
+    def prune_candidates(self, kind, _call):
         return [("container theirs", "")] if kind == "containers" else []
 
     def realpath(self, path):
@@ -192,6 +192,8 @@ def test_table_allows_what_the_pages_show():
     assert ask("POST", "/v1.45/images/127.0.0.1:6000/sgzc/httpd/push?tag=v1").allow
     assert ask("POST", "/v1.45/images/127.0.0.1:5001/sgzc/httpd/push?tag=v1").allow
     assert ask("GET", "/v1.45/containers/theirs/json").allow
+    assert ask("POST", "/v1.45/commit?container=theirs&pause=0&repo=copy").allow  # reading, without pausing it
+    assert ask("POST", "/v1.45/commit?container=mine&repo=note&tag=v1").allow
     assert ask("DELETE", "/v1.45/images/busybox").allow  # a base image: restored by digest afterwards
     assert ask("DELETE", "/v1.45/images/mine:v1").allow
     assert ask("DELETE", "/v1.45/images/mybox:v1").allow  # its own tag on a base image: untagged
@@ -242,6 +244,7 @@ REFUSED_REQUESTS = {
     "swarm": ("POST", "/swarm/init", {}, "endpoint"),
     "plugin install": ("POST", "/plugins/pull?remote=evil", [], "endpoint"),
     "update a foreign container": ("POST", "/containers/theirs/update", {"Memory": 1}, "not-yours"),
+    "commit (and pause) a foreign container": ("POST", "/commit?container=theirs&repo=x", None, "not-yours"),
 }
 
 
@@ -659,6 +662,9 @@ $ docker run -d --name owned-by-killed busybox sleep 600 >/dev/null; docker volu
         assert "owned-by-killed" not in names
         assert "created-after-the-kill" in names  # a person's, made after the crash: never the reaper's
         assert "owned-vol" not in {v.name for v in api.volumes.list()}
+        from doclab.lab import scratch_registry
+
+        assert not scratch_registry.answers()  # the killed check's scratch registry is gone too
     finally:
         later.remove(force=True)
     assert not {n for n in set(os.listdir("/tmp")) - before_tmp if "doclab" in n}

@@ -232,9 +232,19 @@ def _parse(path: Path, cache: dict) -> _Links:
     return cache[path]
 
 
+# the 404 pages link absolutely under site_url's path (MkDocs does so for error pages)
+SITE_PATH = urlsplit(
+    re.search(
+        r"^site_url:\s*(\S+)", (Path(__file__).parent.parent / "mkdocs.yml").read_text(encoding="utf-8"), re.MULTILINE
+    ).group(1)
+).path
+
+
 def _target(site: Path, page: Path, url: str) -> Path | None:
     parts = urlsplit(url)
-    if parts.path.startswith("/"):
+    if parts.path.startswith(SITE_PATH):
+        base = site / unquote(parts.path[len(SITE_PATH) :])
+    elif parts.path.startswith("/"):
         base = site / unquote(parts.path.lstrip("/"))
     elif parts.path:
         base = (page.parent / unquote(parts.path)).resolve()

@@ -284,6 +284,7 @@ class SandboxHooks:
     close_session: Callable[[str], None]
     session_of_dead_run: Callable[[str], str | None]  # docker_host -> the example a crashed run left, or None
     scratch_registry: Callable[[], contextlib.AbstractContextManager]  # the registry examples push to, for a check
+    reap_scratch_registry: Callable[[], bool]  # stop and wipe the one a killed check left
     push_registries: Callable[[], list[str]]
 
 
@@ -312,7 +313,7 @@ def give_to(scratch: Path, uid: int) -> None:
             os.lchown(os.path.join(folder, name), uid, uid)
 
 
-def open_session(
+def open_session(  # noqa: PLR0913, PLR0917 -- the session's fields, each from a different owner
     hooks: SandboxHooks, host: str, scratch: Path, example: str, before: Snapshot, restorable: set[str]
 ) -> None:
     hooks.open_session(

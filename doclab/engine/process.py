@@ -11,6 +11,7 @@ The confinement is what holds whatever the example types:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import selectors
 import shutil
@@ -144,7 +145,7 @@ def scrubbed_env(home: Path, docker_host: str) -> dict[str, str]:
 
 
 class ExampleProcess:
-    def __init__(
+    def __init__(  # noqa: PLR0913, PLR0917 -- the run's parameters, all needed by run()
         self,
         argv: list[str],
         cwd: Path,
@@ -167,10 +168,8 @@ class ExampleProcess:
         # The group is bwrap's; its pid-1 child dies with it (die-with-parent), and with pid 1 the kernel
         # kills everything else in the example's pid namespace.
         if self._proc is not None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self._proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
     def run(self) -> ProcessOutcome:
         started = time.monotonic()

@@ -177,6 +177,8 @@ class Checker:
     def reap(self) -> list[str]:
         """Remove what a killed checker left on the daemon(s). Returns what was removed."""
         removed: list[str] = []
+        if self.facts.sandbox is not None and self.facts.sandbox.reap_scratch_registry():
+            removed.append("the scratch registry of a killed check")
         for host in self.hosts:
             version = probe(host)
             context = DaemonContext(host, self._connect(host), version)
@@ -472,9 +474,12 @@ class Checker:
         if self.facts.docker_bin is not None:
             env["PATH"] = f"{self.facts.docker_bin}:{env['PATH']}"
         if self.facts.cli_plugins is not None:
-            (home / ".docker").mkdir(exist_ok=True)
+            # Beside HOME, not in it: the example's home folder starts empty, as a reader's would look.
+            config_dir = home.parent / "docker-config"
+            config_dir.mkdir(exist_ok=True)
             config = {"cliPluginsExtraDirs": [str(self.facts.cli_plugins)]}
-            (home / ".docker" / "config.json").write_text(json.dumps(config))
+            (config_dir / "config.json").write_text(json.dumps(config))
+            env["DOCKER_CONFIG"] = str(config_dir)
         return env
 
 

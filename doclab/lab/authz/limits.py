@@ -5,6 +5,7 @@ CgroupParent, so no container can leave it; a container's own limits can only be
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -46,10 +47,8 @@ def ensure(daemon: DaemonPaths) -> None:
         available = set((CGROUP_ROOT / "cgroup.controllers").read_text().split())
         for item in wanted:
             if item[1:] in available:
-                try:
+                with contextlib.suppress(OSError):
                     control.write_text(item)
-                except OSError:
-                    pass
     for path, value in limit_files(daemon).items():
         path.parent.mkdir(exist_ok=True)
         path.write_text(value)
@@ -59,11 +58,7 @@ def remove(daemon: DaemonPaths) -> None:
     """Empty cgroups only (rmdir refuses a busy one): called after dockerd and its containers are gone."""
     for folder in {path.parent for path in limit_files(daemon)}:
         for child in sorted(folder.glob("*/"), reverse=True) if folder.is_dir() else []:
-            try:
+            with contextlib.suppress(OSError):
                 os.rmdir(child)
-            except OSError:
-                pass
-        try:
+        with contextlib.suppress(OSError):
             os.rmdir(folder)
-        except OSError:
-            pass

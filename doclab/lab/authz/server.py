@@ -59,7 +59,7 @@ class Plugin:
             decision = rules.decide(call, DaemonWorld(self.daemon, current, self.mirror))
         except rules.Refused as refusal:
             decision = refusal.decision
-        except Exception as error:  # fail closed, and say why in the daemon's answer
+        except Exception as error:  # noqa: BLE001 -- fail closed on anything, and say why in the daemon's answer
             traceback.print_exc()
             decision = rules.Decision(False, "internal", f"the lab could not decide ({type(error).__name__}: {error})")
         if decision.allow:
@@ -113,7 +113,7 @@ def serve(daemon: DaemonPaths, socket_path: Path, mirror: str) -> None:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, *args) -> None:  # dockerd's own log says what was denied
+        def log_message(self, *_args) -> None:  # dockerd's own log says what was denied
             return
 
         def address_string(self) -> str:
