@@ -279,6 +279,7 @@ class SandboxHooks:
 
     admin_headers: Callable[[], dict[str, str]]
     example_uid: Callable[[str], int | None]  # docker_host -> uid; None: not a lab daemon with the plugin
+    example_cgroups: Callable[[str], list[str]]  # docker_host -> cgroup folders for the example's processes
     open_session: Callable[[str, dict], None]  # docker_host, session fields
     owned: Callable[[str], dict[str, list[str]]]  # docker_host -> kind -> ids
     close_session: Callable[[str], None]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import selectors
+import shlex
 import shutil
 import signal
 import subprocess
@@ -52,6 +53,7 @@ class Confinement:
     uid: int  # the example's own user and group
     socket: str | None = None  # host path of the one Docker socket it reaches
     read_only: list[str] = field(default_factory=list)  # extra tool folders (the lab's engine, the venv)
+    cgroups: list[str] = field(default_factory=list)  # cgroup folders its processes start in (freezer, pids)
 
     def argv(self, command: list[str], cwd: Path) -> list[str]:
         # bwrap runs as root (no user namespace: the example shares the host's, as a container's reader
@@ -90,7 +92,16 @@ class Confinement:
                 bwrap += ["--bind", self.socket, self.socket]
         bwrap += ["--chmod", "1777", "/tmp", "--chdir", str(cwd), "--"]
         first_bind = bwrap.index("--symlink")  # after the tmpfs mounts of /tmp and /run, before any bind below
-        return bwrap[:first_bind] + self._parents(bwrap) + bwrap[first_bind:] + setpriv + command
+        return (
+            self._enter_cgroups() + bwrap[:first_bind] + self._parents(bwrap) + bwrap[first_bind:] + setpriv + command
+        )
+
+    def _enter_cgroups(self) -> list[str]:
+        """A shell that moves itself into the example's cgroups, then becomes bwrap: every descendant is in."""
+        if not self.cgroups:
+            return []
+        moves = " && ".join(f"echo $$ > {shlex.quote(str(Path(g) / 'cgroup.procs'))}" for g in self.cgroups)
+        return ["/bin/sh", "-c", f'{moves} && exec "$@"', "sh"]
 
     @staticmethod
     def _parents(bwrap: list[str]) -> list[str]:
@@ -108,6 +119,14 @@ class Confinement:
             if folder not in ("/usr", "/etc", "/proc", "/dev", "/tmp", "/run") and not folder.startswith("/usr/"):
                 out += ["--perms", "0755", "--dir", folder]
         return out
+
+    def thaw(self) -> None:
+        """A frozen process cannot die: before a kill, thaw the example's cgroups (the plugin froze them for a
+        container start that has not answered)."""
+        for group in self.cgroups:
+            for name, value in (("freezer.state", "THAWED"), ("cgroup.freeze", "0")):
+                with contextlib.suppress(OSError):
+                    (Path(group) / name).write_text(value)
 
     def docker_host(self) -> str:
         return f"unix://{self.socket}" if self.socket else ""
@@ -168,6 +187,8 @@ class ExampleProcess:
         # The group is bwrap's; its pid-1 child dies with it (die-with-parent), and with pid 1 the kernel
         # kills everything else in the example's pid namespace.
         if self._proc is not None:
+            if self.confinement is not None:
+                self.confinement.thaw()
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self._proc.pid, signal.SIGKILL)
 

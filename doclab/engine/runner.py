@@ -466,7 +466,10 @@ class Checker:
         ledger.give_to(scratch, uid)
         # The lab's engine folder, read-only: its bin/ and cli-plugins/ are symlinks into it.
         tools = [str(p.parent) for p in (self.facts.docker_bin, self.facts.cli_plugins) if p is not None]
-        return Confinement(scratch=scratch, uid=uid, socket=socket, read_only=[*tools, *python_installations()])
+        cgroups = self.facts.sandbox.example_cgroups(host) if self.facts.sandbox is not None else []
+        return Confinement(
+            scratch=scratch, uid=uid, socket=socket, read_only=[*tools, *python_installations()], cgroups=cgroups
+        )
 
     def _environment(self, home: Path, docker_host: str) -> dict[str, str]:
         """The scrubbed environment, with the lab's docker CLI and its plugins (buildx, compose) first."""
