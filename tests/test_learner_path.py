@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -33,15 +35,15 @@ _Loader.add_multi_constructor("tag:yaml.org,2002:python/", lambda loader, suffix
 _Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
 
 
-def _flatten(nav) -> list[str]:
-    pages = []
+def _flatten(nav: list[Any]) -> list[str]:
+    pages: list[str] = []
     for item in nav:
         value = next(iter(item.values())) if isinstance(item, dict) else item
         pages.extend(_flatten(value) if isinstance(value, list) else [value[: -len(".md")]])
     return pages
 
 
-def _nav() -> list:
+def _nav() -> list[Any]:
     return yaml.load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"), Loader=_Loader)["nav"]
 
 
@@ -55,21 +57,23 @@ def _home_path(lang: str) -> list[str]:
     """The pages the home page's numbered path links to, in order."""
     lines = (DOCS / f"index.{lang}.md").read_text(encoding="utf-8").splitlines()
     start = next(i for i, line in enumerate(lines) if PATH_HEADING.match(line))
-    pages = []
+    pages: list[str] = []
     for line in lines[start + 1 :]:
         if line.startswith("## "):
             break
         if re.match(r"^\d+\. ", line):
-            pages.append(LINK.search(line).group(1))
+            link = LINK.search(line)
+            assert link, f"docs/index.{lang}.md: no page link in {line!r}"
+            pages.append(link.group(1))
     return pages
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_home_page_leads_through_the_nav_in_order(lang):
+def test_home_page_leads_through_the_nav_in_order(lang: str) -> None:
     assert _home_path(lang) == _learner_pages(), f"docs/index.{lang}.md's path and the nav differ"
 
 
-def test_installation_comes_before_pages_that_run_docker():
+def test_installation_comes_before_pages_that_run_docker() -> None:
     pages = _learner_pages()
     first = pages.index("getting-started")
     earlier = [
@@ -86,16 +90,16 @@ def test_installation_comes_before_pages_that_run_docker():
 class _FooterLinks(HTMLParser):
     """The hrefs of the theme's previous/next footer links."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self.links: dict[str, str] = {}
 
-    def handle_starttag(self, tag, attrs):
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         attributes = dict(attrs)
         classes = (attributes.get("class") or "").split()
         for kind in ("prev", "next"):
             if tag == "a" and f"md-footer__link--{kind}" in classes:
-                self.links[kind] = attributes["href"]
+                self.links[kind] = attributes.get("href") or ""
 
 
 def _url(name: str, lang: str) -> str:
@@ -110,7 +114,7 @@ def _resolve(url: str, href: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def built_site(tmp_path_factory, build_site) -> Path:
+def built_site(tmp_path_factory: pytest.TempPathFactory, build_site: Callable[..., tuple[int, str]]) -> Path:
     site = tmp_path_factory.mktemp("learner-path-site")
     rc, output = build_site(ROOT, "-d", str(site), env={"DOCLAB_VERIFY": "0"})
     assert rc == 0, output[-4000:]
@@ -118,7 +122,7 @@ def built_site(tmp_path_factory, build_site) -> Path:
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_every_page_links_to_the_previous_and_next_page(built_site, lang):
+def test_every_page_links_to_the_previous_and_next_page(built_site: Path, lang: str) -> None:
     order = _flatten(_nav())
     wrong = []
     for i, name in enumerate(order):

@@ -718,3 +718,18 @@ $ (while :; do ln -sfn {host_folder} l2 && mv -T l2 link; ln -sfn real l2 && mv 
 """
     result = one(lab_check(lab_docker_host, tmp_path, write(tmp_path / "ex", "race.console", text)))
     assert result.status == "passed", f"{result.message}\n{result.detail}"
+
+
+def test_base_images_come_back_by_their_pinned_digest(lab_docker_host, api, tmp_path):
+    """An example may remove or retag a base image (pages do): afterwards it is back, the same bytes."""
+    before = api.images.get("busybox:latest")
+    text = """# doclab: images=busybox,hello-world timeout=120
+$ docker rmi -f busybox hello-world >/dev/null && docker images -q busybox | wc -l
+0
+$ echo 'FROM scratch' > Dockerfile && echo x > x && echo 'COPY x /' >> Dockerfile && docker build -q -t hello-world . >/dev/null
+"""
+    result = one(lab_check(lab_docker_host, tmp_path, write(tmp_path / "ex", "base.console", text)))
+    assert result.status == "passed", f"{result.message}\n{result.detail}"
+    after = api.images.get("busybox:latest")
+    assert after.id == before.id and after.attrs["RepoDigests"] == before.attrs["RepoDigests"]
+    assert api.images.get("hello-world:latest").attrs["RepoDigests"][0].startswith("hello-world@sha256:")
