@@ -96,7 +96,10 @@ def _ensure(sources: dict[str, str]) -> dict[str, str]:
         CACHE.mkdir(parents=True, exist_ok=True)
         for key, svg in _render(missing).items():
             if isinstance(svg, str):
-                (CACHE / f"{key}.svg").write_text(svg, encoding="utf-8")
+                # atomically: another build (a parallel test) may read the cache at the same time
+                partial = CACHE / f"{key}.svg.{os.getpid()}.tmp"
+                partial.write_text(svg, encoding="utf-8")
+                os.replace(partial, CACHE / f"{key}.svg")
             else:
                 results[key] = svg
     for key in sources:
