@@ -57,6 +57,7 @@ def sandbox_hooks() -> SandboxHooks:
     return SandboxHooks(
         admin_headers=authz.admin_headers,
         example_uid=authz.example_uid_for,
+        example_cgroups=authz.example_cgroups_for,
         open_session=authz.open_session_for,
         owned=authz.owned_for,
         close_session=authz.close_session_for,

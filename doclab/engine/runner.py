@@ -32,6 +32,7 @@ from doclab.engine.outcome import Outcome
 from doclab.engine.process import (
     Confinement,
     ExampleProcess,
+    prepare_etc,
     python_installations,
     sandbox_available,
     scrubbed_env,
@@ -72,6 +73,7 @@ class Checker:
         self._restorable = set(facts.base_images)
         self._stopping = threading.Event()
         self._cli_version: str | None = None
+        self._etc: Path | None = None  # the /etc examples see, copied once per checker
 
     @property
     def docker_host(self) -> str:
@@ -466,7 +468,17 @@ class Checker:
         ledger.give_to(scratch, uid)
         # The lab's engine folder, read-only: its bin/ and cli-plugins/ are symlinks into it.
         tools = [str(p.parent) for p in (self.facts.docker_bin, self.facts.cli_plugins) if p is not None]
-        return Confinement(scratch=scratch, uid=uid, socket=socket, read_only=[*tools, *python_installations()])
+        cgroups = self.facts.sandbox.example_cgroups(host) if self.facts.sandbox is not None else []
+        if self._etc is None:
+            self._etc = prepare_etc(self.facts.state_dir / "sandbox-etc")
+        return Confinement(
+            scratch=scratch,
+            uid=uid,
+            socket=socket,
+            read_only=[*tools, *python_installations()],
+            cgroups=cgroups,
+            etc=self._etc,
+        )
 
     def _environment(self, home: Path, docker_host: str) -> dict[str, str]:
         """The scrubbed environment, with the lab's docker CLI and its plugins (buildx, compose) first."""

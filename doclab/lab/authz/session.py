@@ -66,6 +66,7 @@ class Session:
     images_before: list[str] = field(default_factory=list)
     base_images: list[str] = field(default_factory=list)
     push_registries: list[str] = field(default_factory=list)
+    freezer: str = ""  # the cgroup of the example's processes, frozen while a container start is checked
     started: float = 0.0
 
 
