@@ -113,7 +113,10 @@ def plugin_cost(worker: int = 1, reps: int = 30) -> dict:
 
 def engine_overhead(files: list[str], worker: int = 1, reps: int = 3) -> dict:
     """`doclab check` against `bash -e` of the same commands on the same verification daemon."""
+    import docker
+
     from bench.overhead import _load
+    from doclab.engine.ledger import Snapshot, cleanup
     from doclab.lab.paths import DaemonPaths
 
     host = DaemonPaths(worker).host
@@ -136,15 +139,14 @@ def engine_overhead(files: list[str], worker: int = 1, reps: int = 3) -> dict:
             shutil.rmtree(folder, ignore_errors=True)
             (folder / "home").mkdir(parents=True)
             env = {"PATH": f"{docker_bin}:/usr/bin:/bin", "HOME": str(folder / "home"), "DOCKER_HOST": host}
+            client = docker.DockerClient(base_url=host, timeout=60)
+            before = Snapshot.take(client)
             started = time.monotonic()
             subprocess.run(["/bin/bash", "-e", "-c", "\n".join(c.script for c in commands)], cwd=folder, env=env,
                            capture_output=True)  # fmt: skip
             total += time.monotonic() - started
-            subprocess.run(
-                ["/bin/bash", "-c", "docker rm -f $(docker ps -aq) >/dev/null 2>&1; docker system prune -f >/dev/null"],
-                env=env,
-                capture_output=True,
-            )
+            cleanup(client, before, set(lab.base_images()))  # as the engine would: nothing stays for the next
+            client.close()
             shutil.rmtree(folder, ignore_errors=True)
         bash.append(total)
     return {
