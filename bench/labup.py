@@ -8,12 +8,26 @@ from pathlib import Path
 from bench.util import Lab, doclab, log, median, read_json, tail
 
 
+def _claimed_bridges(lab: Lab, workers: int) -> list[str]:
+    """Bridges of the indexes this instance would take that exist already: another lab instance runs there
+    (`down` removes its bridges), and starting ours would take its networks."""
+    names = [f"doclab{lab.index() + n}" for n in range(workers + 1)]
+    return [name for name in names if Path("/sys/class/net", name).exists()]
+
+
 def first_up(project: Path, lab: Lab, workers: int) -> dict:
-    """Bring the throw-away instance up from nothing: builds every base image, starts the workers."""
+    """Bring the throw-away instance up from nothing: fetches the engine, builds every base image, starts
+    the daemons. last-up.json splits it by step (the engine's fetch runs beside mmdebstrap)."""
     state = lab.state_dir()
     if state.exists():
         doclab(["down", "--purge"], project, lab, timeout=300)
         shutil.rmtree(state, ignore_errors=True)
+    taken = _claimed_bridges(lab, workers)
+    if taken:
+        raise SystemExit(
+            f"bench: {', '.join(taken)} exist: another lab instance uses indexes {lab.index()}..{lab.index() + workers}; "
+            "stop it (python -m doclab down with its DOCLAB_* variables) or pass --index"
+        )
     log(f"4. first `doclab up --workers {workers}` on an empty state ({state})")
     timed = doclab(["up", "--quiet", "--workers", str(workers)], project, lab, timeout=1800)
     steps = read_json(state / "last-up.json")
