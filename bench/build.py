@@ -33,7 +33,7 @@ def _build(project: Path, lab: Lab, site: Path, verify: bool) -> dict:
         "summary_line": line[-1] if line else report.get("summary_line", ""),
         "verified": report.get("verified"),
         "waited_for_lock": timed.waited_for_lock,
-        "stderr_tail": "" if timed.returncode == 0 else tail(timed.stderr, 10),
+        "stderr_tail": "" if timed.returncode == 0 else tail(timed.stderr, 10),  # a failing example exits 1 too
     }
 
 
@@ -41,6 +41,11 @@ def measure(project: Path, lab: Lab, reps: int, work: Path) -> dict:
     log(f"2/5. warm mkdocs build vs DOCLAB_VERIFY=0, {reps} interleaved repetitions (+1 warm-up)")
     site = work / "site"
     warmup = _build(project, lab, site, verify=True)  # fills the cache if anything is missing from it
+    if warmup["summary"] == {}:  # no verification.json: the build itself broke, nothing here would mean a thing
+        raise RuntimeError(
+            f"the warm-up build wrote no verification report (exit {warmup['returncode']}): "
+            f"{tail(warmup['stderr_tail'] or 'no stderr', 3)}"
+        )
     log(f"   warm-up build: {warmup['seconds']:.1f}s, {warmup['summary_line'] or warmup['summary']}")
     on, off = [], []
     for rep in range(reps):

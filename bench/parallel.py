@@ -7,6 +7,7 @@ drift in the machine's load hits every job count alike.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -42,19 +43,34 @@ def unstable(runs: dict[int, list[dict]]) -> dict[str, dict[str, list[str]]]:
     return table
 
 
-def measure(project: Path, lab: Lab, reps: int, job_counts=(1, 2, 4), paths=("snippets",)) -> dict:
+def measure(  # noqa: PLR0913 -- the figure's knobs
+    project: Path,
+    lab: Lab,
+    reps: int,
+    *,
+    job_counts=(1, 2, 4),
+    paths=("snippets",),
+    deadline: float = float("inf"),
+) -> dict:
+    """`deadline` (time.monotonic()): a run that would likely end after it is not started, and the figure
+    says how many runs each job count got."""
     log(f"3. cold verification of {' '.join(paths)}: --jobs {job_counts}, {reps} run(s) each, interleaved")
     report = project / ".bench-parallel.json"
     runs: dict[int, list[dict]] = {j: [] for j in job_counts}
+    cut: list[str] = []
     for rep in range(reps):
         order = list(job_counts) if rep % 2 == 0 else list(reversed(job_counts))
         for jobs in order:
+            if runs[jobs] and time.monotonic() + runs[jobs][-1]["seconds"] > deadline:
+                cut.append(f"run {rep + 1} of --jobs {jobs}")
+                continue
             result = _check(project, lab, jobs, report, list(paths))
             runs[jobs].append(result)
             log(f"   run {rep + 1}, --jobs {jobs}: {result['seconds']:.1f}s, {result['summary']}")
     t1 = median([r["seconds"] for r in runs[job_counts[0]]])
     out: dict = {
         "repetitions": reps,
+        "not_run_for_time": cut,
         "examples": len(runs[job_counts[0]][0]["statuses"]),
         "hosts": {str(j): lab.hosts_for(j) for j in job_counts},
         "unstable": unstable(runs),

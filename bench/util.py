@@ -18,19 +18,18 @@ ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
 GNU_TIME = "/usr/bin/time"
 
-# What a snapshot copy of the checkout leaves out: environments, outputs, caches, history.
-COPY_IGNORE = shutil.ignore_patterns(
-    ".venv",
-    ".git",
-    "site",
-    ".doclab",
-    "test-artifacts",
-    ".pytest_cache",
-    ".ruff_cache",
-    "__pycache__",
-    "results.md",
-    "results.json",
-)
+# What a snapshot copy of the checkout leaves out: environments, outputs, caches, history. The first four
+# only at the top (doclab/site/ is the package's site code, not a build output).
+TOP_IGNORE = {".venv", ".git", "site", ".doclab", "test-artifacts"}
+ANY_IGNORE = shutil.ignore_patterns(".pytest_cache", ".ruff_cache", "__pycache__", "results.md", "results.json")
+
+
+def _copy_ignore(folder: str, names: list[str]) -> set[str]:
+    ignored = set(ANY_IGNORE(folder, names))
+    if Path(folder) == ROOT:
+        ignored |= TOP_IGNORE & set(names)
+    return ignored
+
 
 # Variables that would point a child at another lab (or another daemon) than the one we chose.
 LAB_VARS = (
@@ -144,7 +143,7 @@ def copy_checkout(dest: Path) -> Path:
     and others' caches in the real checkout do not change what is measured."""
     if dest.exists():
         shutil.rmtree(dest)
-    shutil.copytree(ROOT, dest, ignore=COPY_IGNORE, symlinks=True)
+    shutil.copytree(ROOT, dest, ignore=_copy_ignore, symlinks=True)
     return dest
 
 
