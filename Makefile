@@ -126,5 +126,5 @@ linkcheck-external: venv
 	DOCLAB_LINKCHECK_EXTERNAL=1 $(PY) -m pytest tests/test_site.py -k external -p no:cacheprovider
 
 clean:
-	rm -rf site test-artifacts .pytest_cache .ruff_cache
+	rm -rf site test-artifacts .pytest_cache .ruff_cache .cache
 	find . -name __pycache__ -type d -not -path './$(VENV)/*' -prune -exec rm -rf {} +

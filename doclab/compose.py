@@ -57,10 +57,12 @@ def sandbox_hooks() -> SandboxHooks:
     return SandboxHooks(
         admin_headers=authz.admin_headers,
         example_uid=authz.example_uid_for,
+        example_cgroups=authz.example_cgroups_for,
         open_session=authz.open_session_for,
         owned=authz.owned_for,
         close_session=authz.close_session_for,
         session_of_dead_run=authz.dead_session_for,
         scratch_registry=scratch_registry.during_check,
+        reap_scratch_registry=scratch_registry.reap,
         push_registries=authz.push_registries,
     )

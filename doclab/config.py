@@ -87,7 +87,7 @@ class Settings:
     state: Path = field(default=Path("/var/lib/doclab"), metadata=_env("DOCLAB_STATE", _path))
     run: Path = field(default=Path("/run/doclab"), metadata=_env("DOCLAB_RUN", _path))
     index: int = field(default=0, metadata=_env("DOCLAB_INDEX", _count(0, 44)))  # 10.<211+44>.0.0/16 is the last pool
-    registry_port: int = field(default=5000, metadata=_env("DOCLAB_REGISTRY_PORT", _count(1, 65535)))
+    registry_port: int = field(default=4000, metadata=_env("DOCLAB_REGISTRY_PORT", _count(1, 65535)))
     images: tuple[str, ...] = field(default=(), metadata=_env("DOCLAB_IMAGES", _names))  # () = every recipe
     # None: the mirror's port + 1000, one per lab instance
     scratch_registry_port: int | None = field(

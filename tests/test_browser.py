@@ -314,6 +314,7 @@ PAGE_FACTS = """
     current_language: current ? current.getAttribute("hreflang") : null,
     unmarked_chinese: unmarked,
     scripts: [...document.scripts].map(s => s.src).filter(Boolean),
+    report_link: (a => a ? a.href : null)(document.querySelector(".doclab-verified a.doclab-verified__report")),
   };
 }
 """
@@ -418,6 +419,9 @@ def test_footer_shows_the_verification_line_in_the_page_language(sweep, built_si
             ok = ok and not re.search(r"[\u4e00-\u9fff]", text)
         if not ok:
             wrong.append(f"{where}: {text!r}")
+        link = visit["report_link"]
+        if not link or _norm(link) != _path("verification", lang):
+            wrong.append(f"{where}: the footer links to {link!r}, not the report in its language")
     assert checked, "no page with examples"
     assert not wrong, "\n".join(wrong)
 
@@ -621,11 +625,14 @@ def test_search_in_the_page_language_ranks_the_page_first_and_marks_the_term(pag
     assert paths[0].split("#")[0] == _path(expected, lang), (
         f"first result for {term!r}: {paths[0]} ({results[0]['title']})"
     )
-    # the whole term is highlighted: 写时复制 as one mark, not 写时 + 复制; each English word whole
-    marks = {m.lower() for m in results[0]["marks"]}
+    # the whole term is highlighted, and nothing else: 写时复制 as one mark, not 写时 + 复制, and not 镜像
+    # of 镜像名 for 镜像源; each English word whole (a longer word it begins, such as namespaces, counts)
+    marks = {m.lower() for m in results[0]["marks"] if m.strip()}
     words = [term] if lang == "zh" else re.split(r"[\s-]+", term)
-    missing = [w for w in words if w.lower() not in marks]
+    missing = [w for w in words if not any(m.startswith(w.lower()) for m in marks)]
     assert not missing, f"{term!r}: {missing} not highlighted whole in the first result; marks: {sorted(marks)}"
+    stray = [m for m in marks if not any(m.startswith(w.lower()) for w in words)]
+    assert not stray, f"{term!r}: the first result also highlights {sorted(stray)}: the query was cut apart"
 
 
 def test_search_on_each_site_stays_in_its_language(page, base_url):

@@ -301,3 +301,24 @@ def test_an_entry_an_example_writes_into_the_cache_is_swept(lab_host, tmp_path):
     assert only(check(lab_host, tmp_path, example)).status == "passed"
     assert not (cache_dir / "ff" / f"{'f' * 64}.json").exists()
     assert ResultCache(cache_dir).get("f" * 64) is None
+
+
+def test_verdicts_do_not_depend_on_the_number_of_jobs(tmp_path):
+    """The same examples on one daemon and on two give the same statuses and messages (issue 12, item 7)."""
+    import dataclasses
+
+    from doclab import lab
+    from doclab.compose import lab_facts
+    from doclab.config import Settings
+
+    if not (lab.is_running(1) and lab.is_running(2)):
+        pytest.skip("needs verification daemons 1 and 2: `doclab up --workers 2`")
+    names = ["passes.console", "drift.console", "nonzero.console", "expected-failure.console", "sdk-prints.py"]
+    names += [f"hostile/{n}" for n in ("checksum.console", "forged-marker.console", "os-system.py", "limit.console")]
+    verdicts = []
+    for jobs in (1, 2, 1):
+        facts = dataclasses.replace(lab_facts(Settings.from_env(), jobs=jobs), cache_dir=None)
+        report = Checker(facts, jobs=jobs).run([EXAMPLES / name for name in names])
+        verdicts.append([(r.path, r.status, r.message) for r in report.results])
+    differ = [(a, b) for run in verdicts[1:] for a, b in zip(verdicts[0], run, strict=True) if a != b]
+    assert not differ, differ

@@ -72,7 +72,7 @@ class TableWorld:
     def image_is_foreign(self, image_id):
         return image_id in ("i-busybox", "i-precious")
 
-    def prune_candidates(self, kind, call):
+    def prune_candidates(self, kind, _call):
         return [("container theirs", "")] if kind == "containers" else []
 
     def realpath(self, path):
@@ -192,6 +192,8 @@ def test_table_allows_what_the_pages_show():
     assert ask("POST", "/v1.45/images/127.0.0.1:6000/sgzc/httpd/push?tag=v1").allow
     assert ask("POST", "/v1.45/images/127.0.0.1:5001/sgzc/httpd/push?tag=v1").allow
     assert ask("GET", "/v1.45/containers/theirs/json").allow
+    assert ask("POST", "/v1.45/commit?container=theirs&pause=0&repo=copy").allow  # reading, without pausing it
+    assert ask("POST", "/v1.45/commit?container=mine&repo=note&tag=v1").allow
     assert ask("DELETE", "/v1.45/images/busybox").allow  # a base image: restored by digest afterwards
     assert ask("DELETE", "/v1.45/images/mine:v1").allow
     assert ask("DELETE", "/v1.45/images/mybox:v1").allow  # its own tag on a base image: untagged
@@ -242,6 +244,7 @@ REFUSED_REQUESTS = {
     "swarm": ("POST", "/swarm/init", {}, "endpoint"),
     "plugin install": ("POST", "/plugins/pull?remote=evil", [], "endpoint"),
     "update a foreign container": ("POST", "/containers/theirs/update", {"Memory": 1}, "not-yours"),
+    "commit (and pause) a foreign container": ("POST", "/commit?container=theirs&repo=x", None, "not-yours"),
 }
 
 
@@ -646,9 +649,10 @@ $ docker run -d --name owned-by-killed busybox sleep 600 >/dev/null; docker volu
     finally:
         checker.send_signal(signal.SIGKILL)
         checker.wait()
-    time.sleep(0.5)
-    sleepers = subprocess.run(["pgrep", "-f", "sleep 100"], capture_output=True, text=True).stdout.split()
-    assert sleepers == [], "the example outlived its checker"
+    deadline = time.monotonic() + 10  # a start in flight holds the example frozen until the daemon answers
+    while sleepers := subprocess.run(["pgrep", "-f", "sleep 100"], capture_output=True, text=True).stdout.split():
+        assert time.monotonic() < deadline, f"the example outlived its checker: {sleepers}"
+        time.sleep(0.2)
     later = api.containers.create("busybox", "true", name="created-after-the-kill")
     try:
         from doclab.engine import Checker
@@ -659,6 +663,9 @@ $ docker run -d --name owned-by-killed busybox sleep 600 >/dev/null; docker volu
         assert "owned-by-killed" not in names
         assert "created-after-the-kill" in names  # a person's, made after the crash: never the reaper's
         assert "owned-vol" not in {v.name for v in api.volumes.list()}
+        from doclab.lab import scratch_registry
+
+        assert not scratch_registry.answers()  # the killed check's scratch registry is gone too
     finally:
         later.remove(force=True)
     assert not {n for n in set(os.listdir("/tmp")) - before_tmp if "doclab" in n}
@@ -695,3 +702,34 @@ $ docker network create int-net >/dev/null; docker volume create int-vol >/dev/n
     assert "int-vol" not in {v.name for v in api.volumes.list()}
     assert "int-net" not in {n.name for n in api.networks.list()}
     assert not {n for n in set(os.listdir("/tmp")) - before_tmp if "doclab" in n}
+
+
+def test_a_symlink_swapped_in_a_race_never_reaches_the_host(lab_docker_host, tmp_path):
+    """A loop swaps the bind source between the example's folder and a host folder while the container is
+    started again and again: the plugin freezes the example's processes while it checks and the daemon mounts."""
+    host_folder = tmp_path / "host-side"
+    host_folder.mkdir()
+    (host_folder / "f").write_text("HOST SECRET\n")
+    text = f"""# doclab: images=busybox timeout=120
+$ mkdir real && echo safe > real/f && ln -s real link
+$ docker create --name race -v "$PWD/link:/x" busybox cat /x/f >/dev/null
+$ (while :; do ln -sfn {host_folder} l2 && mv -T l2 link; ln -sfn real l2 && mv -T l2 link; done) & for i in $(seq 25); do docker start -a race 2>&1 || true; done | grep -c 'HOST SECRET' || true
+0
+"""
+    result = one(lab_check(lab_docker_host, tmp_path, write(tmp_path / "ex", "race.console", text)))
+    assert result.status == "passed", f"{result.message}\n{result.detail}"
+
+
+def test_base_images_come_back_by_their_pinned_digest(lab_docker_host, api, tmp_path):
+    """An example may remove or retag a base image (pages do): afterwards it is back, the same bytes."""
+    before = api.images.get("busybox:latest")
+    text = """# doclab: images=busybox,hello-world timeout=120
+$ docker rmi -f busybox hello-world >/dev/null && docker images -q busybox | wc -l
+0
+$ echo 'FROM scratch' > Dockerfile && echo x > x && echo 'COPY x /' >> Dockerfile && docker build -q -t hello-world . >/dev/null
+"""
+    result = one(lab_check(lab_docker_host, tmp_path, write(tmp_path / "ex", "base.console", text)))
+    assert result.status == "passed", f"{result.message}\n{result.detail}"
+    after = api.images.get("busybox:latest")
+    assert after.id == before.id and after.attrs["RepoDigests"] == before.attrs["RepoDigests"]
+    assert api.images.get("hello-world:latest").attrs["RepoDigests"][0].startswith("hello-world@sha256:")

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -39,20 +40,20 @@ SKIPPED = {"pre", "code", "script", "style", "svg", "kbd"}
 class _ArticleText(HTMLParser):
     """The text runs of the page's article (not the theme's navigation), one per block element."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.runs: list[str] = []
         self._current: list[str] = []
         self._article_depth = 0
         self._skip_depth = 0
 
-    def _flush(self):
+    def _flush(self) -> None:
         text = "".join(self._current)
         if text.strip():
             self.runs.append(text)
         self._current = []
 
-    def handle_starttag(self, tag, attrs):
+    def handle_starttag(self, tag: str, _attrs: list) -> None:
         if tag == "article":
             self._article_depth += 1
         if not self._article_depth:
@@ -64,7 +65,7 @@ class _ArticleText(HTMLParser):
         if tag in BLOCKS:
             self._flush()
 
-    def handle_endtag(self, tag):
+    def handle_endtag(self, tag: str) -> None:
         if not self._article_depth:
             return
         if tag in SKIPPED and self._skip_depth:
@@ -74,7 +75,7 @@ class _ArticleText(HTMLParser):
         if tag == "article":
             self._article_depth -= 1
 
-    def handle_data(self, data):
+    def handle_data(self, data: str) -> None:
         if self._article_depth and not self._skip_depth:
             self._current.append(data)
 
@@ -129,7 +130,7 @@ def glossary_rules(glossary: dict) -> list[Rule]:
     return rules
 
 
-def prose_lines(markdown: str):
+def prose_lines(markdown: str) -> Iterator[tuple[int, str]]:
     """(line number, prose) for each line outside code: no inline code, link targets, HTML, URLs, comments."""
     fence = None
     in_comment = False
@@ -186,7 +187,7 @@ def _pages(lang: str) -> list[Path]:
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
-def test_pages_use_the_glossary_terms(lang):
+def test_pages_use_the_glossary_terms(lang: str) -> None:
     rules = glossary_rules(load_glossary())
     problems = []
     for page in _pages(lang):
@@ -206,7 +207,7 @@ def _table_rows(page: Path) -> set[tuple[str, str]]:
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
-def test_glossary_page_lists_the_glossary_terms(lang):
+def test_glossary_page_lists_the_glossary_terms(lang: str) -> None:
     """docs/glossary.yml and the glossary pages name the same term pairs, so the data is what readers see."""
     expected = {(t["zh"], t["en"]) for t in load_glossary()["terms"]}
     rows = _table_rows(DOCS / f"glossary.{lang}.md")
@@ -216,7 +217,7 @@ def test_glossary_page_lists_the_glossary_terms(lang):
     )
 
 
-def test_term_check_catches_a_ruled_out_variant():
+def test_term_check_catches_a_ruled_out_variant() -> None:
     rules = glossary_rules(load_glossary())
     bad = "把镜像推送到私有 registry。\n\n```console\n$ docker info | grep Registry\n```\n"
     problems = term_violations(bad, "zh", rules, "bad.zh.md")
@@ -230,7 +231,7 @@ def test_term_check_catches_a_ruled_out_variant():
 
 
 @pytest.fixture(scope="module")
-def built_site(tmp_path_factory, build_site) -> Path:
+def built_site(tmp_path_factory: pytest.TempPathFactory, build_site: Callable) -> Path:
     site = tmp_path_factory.mktemp("typesetting-site")
     rc, output = build_site(ROOT, "-d", str(site), env={"DOCLAB_VERIFY": "0"})
     assert rc == 0, output[-4000:]
@@ -241,7 +242,7 @@ def _zh_pages(site: Path) -> list[Path]:
     return sorted(p for p in site.rglob("index.html") if p.relative_to(site).parts[0] not in ("en", "assets"))
 
 
-def test_no_stray_space_between_chinese_characters(built_site):
+def test_no_stray_space_between_chinese_characters(built_site: Path) -> None:
     pages = _zh_pages(built_site)
     assert len(pages) >= 10, f"expected the Chinese pages in {built_site}, found {len(pages)}"
     problems = []
@@ -251,7 +252,7 @@ def test_no_stray_space_between_chinese_characters(built_site):
     assert not problems, f"{len(problems)} stray spaces between Chinese characters:\n" + "\n".join(problems)
 
 
-def test_stray_space_check_catches_a_wrapped_line():
+def test_stray_space_check_catches_a_wrapped_line() -> None:
     html = "<nav>导航 菜单</nav><article><p>构建器）\n的工作方式</p><pre><code>镜像 层</code></pre></article>"
     assert stray_spaces(html) == ["构建器） 的工作方式"]
     assert stray_spaces("<article><p>构建器）的工作方式，Docker 的</p><td>容器</td><td>镜像</td></article>") == []

@@ -105,7 +105,7 @@ class ResultCache:
             if not stat.S_ISREG(info.st_mode):
                 raise ValueError("not a regular file")
             if info.st_mtime >= self.opened_at and self._written.get(key) != info.st_mtime_ns:
-                raise ValueError("appeared during this run, not written by this checker")
+                return None  # appeared during this run, not written by this checker: not trusted (sweep removes it)
             entry = json.loads(path.read_text())
             payload = {k: v for k, v in entry.items() if k != "mac"}
             if not hmac.compare_digest(str(entry.get("mac", "")), self._mac(payload)):

@@ -249,12 +249,14 @@ def restore_tags(client: docker.DockerClient, before: Snapshot, restorable: set[
     images = api.images(all=True)
     present = {i["Id"] for i in images}
     current = {t: i["Id"] for i in images for t in (i.get("RepoTags") or [])}
+    digests = {i["Id"]: set(i.get("RepoDigests") or []) for i in images}
     for tag, image_id in before.tags().items():
-        if current.get(tag) == image_id:
-            continue
         repo, _, name = tag.rpartition(":")
+        pinned = {d for d in before.digests.get(image_id, []) if d.startswith(repo + "@")}
+        if current.get(tag) == image_id and pinned <= digests.get(image_id, set()):
+            continue
         try:
-            if image_id not in present and tag in restorable:
+            if tag in restorable and (image_id not in present or not pinned <= digests.get(image_id, set())):
                 pins = [d for d in before.digests.get(image_id, []) if d.startswith(repo + "@")]
                 if pins:
                     api.pull(pins[0])
@@ -279,11 +281,13 @@ class SandboxHooks:
 
     admin_headers: Callable[[], dict[str, str]]
     example_uid: Callable[[str], int | None]  # docker_host -> uid; None: not a lab daemon with the plugin
+    example_cgroups: Callable[[str], list[str]]  # docker_host -> cgroup folders for the example's processes
     open_session: Callable[[str, dict], None]  # docker_host, session fields
     owned: Callable[[str], dict[str, list[str]]]  # docker_host -> kind -> ids
     close_session: Callable[[str], None]
     session_of_dead_run: Callable[[str], str | None]  # docker_host -> the example a crashed run left, or None
     scratch_registry: Callable[[], contextlib.AbstractContextManager]  # the registry examples push to, for a check
+    reap_scratch_registry: Callable[[], bool]  # stop and wipe the one a killed check left
     push_registries: Callable[[], list[str]]
 
 
@@ -312,7 +316,7 @@ def give_to(scratch: Path, uid: int) -> None:
             os.lchown(os.path.join(folder, name), uid, uid)
 
 
-def open_session(
+def open_session(  # noqa: PLR0913, PLR0917 -- the session's fields, each from a different owner
     hooks: SandboxHooks, host: str, scratch: Path, example: str, before: Snapshot, restorable: set[str]
 ) -> None:
     hooks.open_session(

@@ -57,7 +57,9 @@ MASKS: tuple[Mask, ...] = (
     # the classic builder's step lines
     _m(
         "builder-id",
-        r"(?P<pre>---> |---> Running in |Removing intermediate container |Successfully built )" + SHORT_ID + r"\b",
+        r"(?P<pre>---> |---> Running in |Removing intermediate container |Removed intermediate container |Successfully built )"
+        + SHORT_ID
+        + r"\b",
         r"\g<pre><id>",
         "---> ",
         "Successfully built ",

@@ -9,11 +9,13 @@ the Python SDK cannot get around the text check.
 from __future__ import annotations
 
 import ast
+import contextlib
 import os
 import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 import docker
 
@@ -174,7 +176,7 @@ class CreateWatcher:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
 
-    def __enter__(self) -> CreateWatcher:
+    def __enter__(self) -> Self:
         # The request is made here, so events are followed before the example starts.
         self._stream = self.client.api.events(decode=True, filters={"type": "container", "event": "create"})
         self._thread = threading.Thread(target=self._follow, daemon=True)
@@ -200,12 +202,10 @@ class CreateWatcher:
                 ]
                 if found:
                     self.violations.extend(found)
-                    try:
+                    with contextlib.suppress(docker.errors.APIError):
                         self.client.api.remove_container(container_id, force=True, v=True)
-                    except docker.errors.APIError:
-                        pass
                     self.on_violation(found[0])
-        except Exception:  # the stream is closed when the example ends
+        except Exception:  # noqa: BLE001 -- the stream is closed (any error) when the example ends
             return
 
     def __exit__(self, *exc) -> None:

@@ -11,8 +11,10 @@ The confinement is what holds whatever the example types:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import selectors
+import shlex
 import shutil
 import signal
 import subprocess
@@ -51,6 +53,8 @@ class Confinement:
     uid: int  # the example's own user and group
     socket: str | None = None  # host path of the one Docker socket it reaches
     read_only: list[str] = field(default_factory=list)  # extra tool folders (the lab's engine, the venv)
+    cgroups: list[str] = field(default_factory=list)  # cgroup folders its processes start in (freezer, pids)
+    etc: Path | None = None  # a prepared copy of the /etc files below (one mount instead of one per file)
 
     def argv(self, command: list[str], cwd: Path) -> list[str]:
         # bwrap runs as root (no user namespace: the example shares the host's, as a container's reader
@@ -76,8 +80,11 @@ class Confinement:
                 bwrap += ["--symlink", os.readlink(target), f"/{name}"]
             elif target.is_dir():
                 bwrap += ["--ro-bind", str(target), f"/{name}"]
-        for name in ETC_FILES:
-            bwrap += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+        if self.etc is not None:
+            bwrap += ["--ro-bind", str(self.etc), "/etc"]
+        else:
+            for name in ETC_FILES:
+                bwrap += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
         for path in dict.fromkeys(self.read_only):
             if path and not path.startswith("/usr/") and Path(path).exists():
                 real = os.path.realpath(path)  # symlinked tool folders are seen where they really are too
@@ -89,7 +96,16 @@ class Confinement:
                 bwrap += ["--bind", self.socket, self.socket]
         bwrap += ["--chmod", "1777", "/tmp", "--chdir", str(cwd), "--"]
         first_bind = bwrap.index("--symlink")  # after the tmpfs mounts of /tmp and /run, before any bind below
-        return bwrap[:first_bind] + self._parents(bwrap) + bwrap[first_bind:] + setpriv + command
+        return (
+            self._enter_cgroups() + bwrap[:first_bind] + self._parents(bwrap) + bwrap[first_bind:] + setpriv + command
+        )
+
+    def _enter_cgroups(self) -> list[str]:
+        """A shell that moves itself into the example's cgroups, then becomes bwrap: every descendant is in."""
+        if not self.cgroups:
+            return []
+        moves = " && ".join(f"echo $$ > {shlex.quote(str(Path(g) / 'cgroup.procs'))}" for g in self.cgroups)
+        return ["/bin/sh", "-c", f'{moves} && exec "$@"', "sh"]
 
     @staticmethod
     def _parents(bwrap: list[str]) -> list[str]:
@@ -108,8 +124,48 @@ class Confinement:
                 out += ["--perms", "0755", "--dir", folder]
         return out
 
+    def thaw(self) -> None:
+        """A frozen process cannot die: before a kill, thaw the example's cgroups (the plugin froze them for a
+        container start that has not answered)."""
+        for group in self.cgroups:
+            for name, value in (("freezer.state", "THAWED"), ("cgroup.freeze", "0")):
+                with contextlib.suppress(OSError):
+                    (Path(group) / name).write_text(value)
+
     def docker_host(self) -> str:
         return f"unix://{self.socket}" if self.socket else ""
+
+
+def prepare_etc(root: Path) -> Path:
+    """A copy of the /etc files an example may see, made once per checker process (symlinks kept as they are),
+    in root/<pid>; the copies of checkers that are gone are removed."""
+    root.mkdir(parents=True, exist_ok=True, mode=0o755)
+    for old in root.iterdir():
+        if old.name.isdigit() and int(old.name) != os.getpid() and not _alive(int(old.name)):
+            shutil.rmtree(old, ignore_errors=True)
+    folder = root / str(os.getpid())
+    fresh = root / f"{os.getpid()}.new"
+    shutil.rmtree(fresh, ignore_errors=True)
+    fresh.mkdir(mode=0o755)
+    for name in ETC_FILES:
+        source = Path("/etc") / name
+        if source.is_dir() and not source.is_symlink():
+            shutil.copytree(source, fresh / name, symlinks=True)
+        elif source.exists() or source.is_symlink():
+            shutil.copy2(source, fresh / name, follow_symlinks=False)
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(fresh, folder)
+    return folder
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def sandbox_available() -> str | None:
@@ -144,7 +200,7 @@ def scrubbed_env(home: Path, docker_host: str) -> dict[str, str]:
 
 
 class ExampleProcess:
-    def __init__(
+    def __init__(  # noqa: PLR0913, PLR0917 -- the run's parameters, all needed by run()
         self,
         argv: list[str],
         cwd: Path,
@@ -167,10 +223,10 @@ class ExampleProcess:
         # The group is bwrap's; its pid-1 child dies with it (die-with-parent), and with pid 1 the kernel
         # kills everything else in the example's pid namespace.
         if self._proc is not None:
-            try:
+            if self.confinement is not None:
+                self.confinement.thaw()
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self._proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
     def run(self) -> ProcessOutcome:
         started = time.monotonic()

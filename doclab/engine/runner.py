@@ -32,6 +32,7 @@ from doclab.engine.outcome import Outcome
 from doclab.engine.process import (
     Confinement,
     ExampleProcess,
+    prepare_etc,
     python_installations,
     sandbox_available,
     scrubbed_env,
@@ -72,6 +73,7 @@ class Checker:
         self._restorable = set(facts.base_images)
         self._stopping = threading.Event()
         self._cli_version: str | None = None
+        self._etc: Path | None = None  # the /etc examples see, copied once per checker
 
     @property
     def docker_host(self) -> str:
@@ -177,6 +179,8 @@ class Checker:
     def reap(self) -> list[str]:
         """Remove what a killed checker left on the daemon(s). Returns what was removed."""
         removed: list[str] = []
+        if self.facts.sandbox is not None and self.facts.sandbox.reap_scratch_registry():
+            removed.append("the scratch registry of a killed check")
         for host in self.hosts:
             version = probe(host)
             context = DaemonContext(host, self._connect(host), version)
@@ -464,7 +468,17 @@ class Checker:
         ledger.give_to(scratch, uid)
         # The lab's engine folder, read-only: its bin/ and cli-plugins/ are symlinks into it.
         tools = [str(p.parent) for p in (self.facts.docker_bin, self.facts.cli_plugins) if p is not None]
-        return Confinement(scratch=scratch, uid=uid, socket=socket, read_only=[*tools, *python_installations()])
+        cgroups = self.facts.sandbox.example_cgroups(host) if self.facts.sandbox is not None else []
+        if self._etc is None:
+            self._etc = prepare_etc(self.facts.state_dir / "sandbox-etc")
+        return Confinement(
+            scratch=scratch,
+            uid=uid,
+            socket=socket,
+            read_only=[*tools, *python_installations()],
+            cgroups=cgroups,
+            etc=self._etc,
+        )
 
     def _environment(self, home: Path, docker_host: str) -> dict[str, str]:
         """The scrubbed environment, with the lab's docker CLI and its plugins (buildx, compose) first."""
@@ -472,9 +486,12 @@ class Checker:
         if self.facts.docker_bin is not None:
             env["PATH"] = f"{self.facts.docker_bin}:{env['PATH']}"
         if self.facts.cli_plugins is not None:
-            (home / ".docker").mkdir(exist_ok=True)
+            # Beside HOME, not in it: the example's home folder starts empty, as a reader's would look.
+            config_dir = home.parent / "docker-config"
+            config_dir.mkdir(exist_ok=True)
             config = {"cliPluginsExtraDirs": [str(self.facts.cli_plugins)]}
-            (home / ".docker" / "config.json").write_text(json.dumps(config))
+            (config_dir / "config.json").write_text(json.dumps(config))
+            env["DOCKER_CONFIG"] = str(config_dir)
         return env
 
 

@@ -49,6 +49,7 @@ def up(workers: int, reporter: Reporter) -> list[str]:
     if not all(daemon.is_running(item) for item in daemons) or not registry.is_running():
         require_root("starting the lab")
         daemon.check_not_overlayfs(paths.state_dir())
+        registry.check_port()
     with lab_lock():
         seeder = images.Seeder(reporter)
         with ThreadPoolExecutor(max_workers=1) as early:

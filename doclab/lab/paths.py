@@ -6,7 +6,8 @@ throw-away lab beside the main one:
 - DOCLAB_STATE          persistent state (data-roots, registry storage, images.json); default /var/lib/doclab
 - DOCLAB_RUN            runtime files (sockets, pidfiles, exec-roots); default /run/doclab
 - DOCLAB_INDEX          first network index of this instance (bridge doclab<k>, pool 10.<211+k>.0.0/16); default 0
-- DOCLAB_REGISTRY_PORT  port of the registry on 127.0.0.1; default 5000
+- DOCLAB_REGISTRY_PORT  port of the registry mirror on 127.0.0.1; default 4000, so that examples find
+                        the scratch registry (the mirror's port + 1000) at the 127.0.0.1:5000 the pages show
 - DOCLAB_IMAGES         comma-separated recipes to seed (default: all of them)
 """
 
@@ -40,7 +41,7 @@ def index_base() -> int:
 
 
 def registry_port() -> int:
-    return _int_env("DOCLAB_REGISTRY_PORT", 5000)
+    return _int_env("DOCLAB_REGISTRY_PORT", 4000)
 
 
 def _int_env(name: str, default: int) -> int:

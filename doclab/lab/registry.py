@@ -85,6 +85,16 @@ def _port_is_free() -> bool:
     return True
 
 
+def check_port() -> None:
+    """The registry's port must be ours or free: said before anything long runs, not after."""
+    if our_pid() is None and not _port_is_free():
+        owner = processes.who_listens(paths.registry_port()) or "another process"
+        raise DoclabError(
+            f"port {paths.registry_port()} on 127.0.0.1 is in use by {owner}, not by the lab registry; "
+            "stop it or set DOCLAB_REGISTRY_PORT"
+        )
+
+
 def ensure_running() -> None:
     if is_running():
         return
@@ -92,12 +102,7 @@ def ensure_running() -> None:
     if stale:  # alive but not answering: a hung registry of ours
         processes.terminate([stale], timeout=5)
     pidfile().unlink(missing_ok=True)
-    if not _port_is_free():
-        owner = processes.who_listens(paths.registry_port()) or "another process"
-        raise DoclabError(
-            f"port {paths.registry_port()} on 127.0.0.1 is in use by {owner}, not by the lab registry; "
-            "stop it or set DOCLAB_REGISTRY_PORT"
-        )
+    check_port()
     program = dockerbin.toolchain().program("docker-registry")
     data = paths.registry_home() / "data"
     data.mkdir(parents=True, exist_ok=True)

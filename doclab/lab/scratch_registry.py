@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import time
 import urllib.request
+from http import HTTPStatus
 from pathlib import Path
 
 from doclab.errors import DoclabError
@@ -43,10 +44,10 @@ http:
 def port() -> int:
     """DOCLAB_SCRATCH_REGISTRY_PORT, else the mirror's port + 1000: one per lab instance, so parallel labs never
     share one (with the mirror on 4000, examples see the 127.0.0.1:5000 the pages show)."""
-    raw = os.environ.get("DOCLAB_SCRATCH_REGISTRY_PORT")
-    if raw:
-        return int(raw)
-    return paths.registry_port() + 1000
+    from doclab.config import Settings
+
+    chosen = Settings.from_env().scratch_registry_port
+    return chosen if chosen else paths.registry_port() + 1000
 
 
 def address() -> str:
@@ -86,14 +87,21 @@ def _pid() -> int | None:
 def answers() -> bool:
     try:
         with urllib.request.urlopen(f"http://{address()}/v2/", timeout=2) as response:
-            return response.status == 200
+            return response.status == HTTPStatus.OK
     except OSError:
         return False
 
 
+def _owner_file() -> Path:
+    return paths.run_dir() / "scratch-registry.owner"
+
+
 def start(mirror_data: Path) -> bool:
-    """Starts an empty scratch registry over the mirror's storage. Returns False if one already runs."""
-    if _pid() and answers():
+    """Starts an empty scratch registry over the mirror's storage, owned by this process. Returns False when
+    a live check already runs one (it is shared, and its owner wipes it); one left by a check that was killed
+    is wiped and replaced."""
+    owner = processes.read_pidfile(_owner_file())
+    if _pid() and answers() and owner and owner != os.getpid() and processes.is_alive(owner):
         return False
     stop()
     program = _program()
@@ -135,6 +143,7 @@ def start(mirror_data: Path) -> bool:
             start_new_session=True,
         )
     _pidfile().write_text(f"{process.pid}\n")
+    _owner_file().write_text(f"{os.getpid()}\n")
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -145,12 +154,22 @@ def start(mirror_data: Path) -> bool:
     raise DoclabError(f"the scratch registry did not answer on {address()}")
 
 
+def reap() -> bool:
+    """Stops and wipes a scratch registry whose check was killed. Returns True when there was one."""
+    owner = processes.read_pidfile(_owner_file())
+    if _pid() is None or (owner and owner != os.getpid() and processes.is_alive(owner)):
+        return False
+    stop()
+    return True
+
+
 def stop() -> None:
     """Stops it and throws away everything pushed to it."""
     found = _pid()
     if found:
         processes.terminate([found], timeout=5)
     _pidfile().unlink(missing_ok=True)
+    _owner_file().unlink(missing_ok=True)
     merged = home() / "merged"
     if os.path.ismount(merged):
         subprocess.run(["umount", "-l", str(merged)], capture_output=True, check=False)

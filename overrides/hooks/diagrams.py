@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 RENDERER = ROOT / "tools" / "diagrams" / "render.mjs"
 CLI_PACKAGE = ROOT / "node_modules" / "@mermaid-js" / "mermaid-cli" / "package.json"
 CACHE = ROOT / ".cache" / "diagrams"
-CHROMIUM = os.environ.get("DOCLAB_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = "/usr/bin/chromium"  # Debian's; tests/test_browser.py uses the same
 MIN_LABEL_PX = 12  # the smallest label size a reader gets on any screen
 
 # System fonts, as the site's theme (font: false): Noto Sans CJK where it is installed.
@@ -79,7 +79,7 @@ def _render(sources: dict[str, str]) -> dict[str, str | dict]:
         text=True,
         cwd=ROOT,
         timeout=600,
-        env={**os.environ, "DOCLAB_CHROMIUM": CHROMIUM, "DOCLAB_MERMAID_CONFIG": json.dumps(MERMAID_CONFIG)},
+        env={**os.environ, "MERMAID_CHROMIUM": CHROMIUM, "MERMAID_CONFIG": json.dumps(MERMAID_CONFIG)},
     )
     if run.returncode != 0:
         last = (run.stderr.strip().splitlines() or ["no output"])[-1]
@@ -96,13 +96,18 @@ def _ensure(sources: dict[str, str]) -> dict[str, str]:
         CACHE.mkdir(parents=True, exist_ok=True)
         for key, svg in _render(missing).items():
             if isinstance(svg, str):
-                (CACHE / f"{key}.svg").write_text(svg, encoding="utf-8")
+                # atomically: another build (a parallel test) may read the cache at the same time
+                partial = CACHE / f"{key}.svg.{os.getpid()}.tmp"
+                partial.write_text(svg, encoding="utf-8")
+                os.replace(partial, CACHE / f"{key}.svg")
             else:
                 results[key] = svg
     for key in sources:
         path = CACHE / f"{key}.svg"
         if key not in results and path.exists():
             results[key] = path.read_text(encoding="utf-8")
+    if sources:
+        log.info(f"diagrams: {len(sources) - len(missing)} from the cache, {len(missing)} rendered")
     return results
 
 
@@ -118,16 +123,16 @@ def _sized(svg: str) -> str:
 
 
 def _line_of(page, source: str) -> str:
-    """docs/x.md:N of the diagram, for one-line errors."""
-    path = Path(page.file.abs_src_path)
-    first = source.strip().splitlines()[0] if source.strip() else ""
+    """docs/x.md:N, N the first line of this diagram's fence body, for one-line errors."""
+    where = f"docs/{page.file.src_uri}"
     try:
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if line.strip() == first.strip():
-                return f"{page.file.src_uri and 'docs/' + page.file.src_uri}:{number}"
+        text = Path(page.file.abs_src_path).read_text(encoding="utf-8")
     except OSError:
-        pass
-    return f"docs/{page.file.src_uri}"
+        return where
+    for match in FENCE_MARKDOWN.finditer(text):
+        if match.group(1).strip() == source:
+            return f"{where}:{text.count(chr(10), 0, match.start(1)) + 1}"
+    return where
 
 
 def on_pre_build(*, config, **_):

@@ -9,8 +9,9 @@ box = client.containers.run(
 try:
     # `docker exec sdk-exec cat /etc/hostname`: a second process in the container.
     result = box.exec_run("cat /etc/hostname")
-    print(result.exit_code, result.output)
-    #> 0 b'03bde9c3508d\n'
+    print(result.exit_code)
+    #> 0
+    # the hostname is the container's short ID
     print(result.output.decode().strip() == box.id[:12])
     #> True
 
@@ -39,6 +40,6 @@ try:
         #> line 2
         #> line 3
     print(job.wait())
-    #> {'Error': None, 'StatusCode': 0}
+    #> {'StatusCode': 0}
 finally:
     job.remove(force=True)

@@ -19,12 +19,12 @@ for chunk in build_log:
     if line:
         print(line)
         #> Step 1/2 : FROM busybox
-        #>  ---> f1a0d18679b8
+        #>  ---> 23499017895a
         #> Step 2/2 : CMD ["echo", "hello from an SDK-built image"]
-        #>  ---> Running in f83425512fe4
-        #> Removing intermediate container f83425512fe4
-        #>  ---> 5853ad115592
-        #> Successfully built 5853ad115592
+        #>  ---> Running in 3c3ff9d5af0d
+        #>  ---> Removed intermediate container 3c3ff9d5af0d
+        #>  ---> 05a7a4ab0606
+        #> Successfully built 05a7a4ab0606
         #> Successfully tagged sdk-hello:1.0
 
 print(image.tags)

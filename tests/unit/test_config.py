@@ -22,7 +22,7 @@ def test_defaults_when_nothing_is_set():
         Path("/var/lib/doclab"),
         Path("/run/doclab"),
         0,
-        5000,
+        4000,
     )
     assert (settings.verify, settings.require_verify, settings.jobs, settings.precious) == ("auto", False, 1, True)
 

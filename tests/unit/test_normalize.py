@@ -25,6 +25,12 @@ CASES = [
     ("builder-id", "Successfully built 0013f5f65b1c\n", "Successfully built 9fd36297aa59\n", "Built 9fd36297aa59\n"),
     ("builder-id", " ---> Running in 5146eb2b5f97\n", " ---> Running in 4367300275c6\n", "Running 4367300275c6\n"),
     (
+        "builder-id",
+        " ---> Removed intermediate container 1e08fd497515\n",
+        " ---> Removed intermediate container 83d179d1f98a\n",
+        "Removed container 83d179d1f98a\n",
+    ),
+    (
         "daemon-message-id",
         f"You cannot remove a running container {A64}\n",
         f"You cannot remove a running container {B64}\n",

@@ -41,7 +41,7 @@ def _footer(html: str) -> str:
 
 @pytest.fixture(scope="module")
 def report_site(tmp_path_factory) -> tuple[Path, str]:
-    project = mini_project(tmp_path_factory.mktemp("render") / "project")
+    project = mini_project(tmp_path_factory.mktemp("render") / "project", search=False)
     _write_report(project, **VERSIONS)
     rc, output = mkdocs_build(project, "--strict", env={"DOCLAB_VERIFY": "report", "DOCLAB_HOSTS": NO_DAEMON})
     assert rc == 0, output[-3000:]

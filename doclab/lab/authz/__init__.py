@@ -167,9 +167,21 @@ def example_uid_for(docker_host: str) -> int | None:
 
 
 def open_session_for(docker_host: str, fields: dict) -> None:
+    from doclab.lab.authz import limits
+
     daemon = daemon_for_host(docker_host)
     if daemon is not None:
-        open_session(daemon, Session(**fields))
+        open_session(daemon, Session(**fields, freezer=str(limits.example_cgroups(daemon)["freezer"])))
+
+
+def example_cgroups_for(docker_host: str) -> list[str]:
+    """cgroup folders the example's processes are put in (freezer, pids), created by ensure_running."""
+    from doclab.lab.authz import limits
+
+    daemon = daemon_for_host(docker_host)
+    if daemon is None:
+        return []
+    return sorted({str(group) for group in limits.example_cgroups(daemon).values() if group.is_dir()})
 
 
 def owned_for(docker_host: str) -> dict[str, list[str]]:
@@ -207,6 +219,11 @@ def owned(daemon: DaemonPaths) -> dict[str, list[str]]:
 
 
 def close_session(daemon: DaemonPaths) -> None:
+    from doclab.lab.authz import limits
+
+    current = store.read_session(daemon)
+    if current is not None and current.freezer and Path(current.freezer).is_dir():
+        limits.freeze(Path(current.freezer), False)  # nothing of the example may stay frozen
     store.end_session(daemon)
 
 
@@ -215,17 +232,18 @@ __all__ = [
     "admin_headers",
     "close_session",
     "close_session_for",
-    "dead_session_for",
-    "example_uid_for",
-    "open_session_for",
-    "owned_for",
     "current_session",
     "daemon_config",
     "daemon_for_host",
+    "dead_session_for",
     "ensure_running",
+    "example_cgroups_for",
     "example_uid",
+    "example_uid_for",
     "open_session",
+    "open_session_for",
     "owned",
+    "owned_for",
     "plugin_name",
     "push_registries",
     "socket_path",

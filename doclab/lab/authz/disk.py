@@ -22,7 +22,9 @@ def image_file(daemon: DaemonPaths) -> Path:
 
 
 def size() -> str:
-    return os.environ.get("DOCLAB_DATA_ROOT_SIZE") or DEFAULT_SIZE
+    from doclab.config import Settings
+
+    return Settings.from_env().data_root_size or DEFAULT_SIZE
 
 
 def is_mounted(daemon: DaemonPaths) -> bool:

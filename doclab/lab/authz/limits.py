@@ -5,7 +5,9 @@ CgroupParent, so no container can leave it; a container's own limits can only be
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
 from pathlib import Path
 
 from doclab.lab.paths import DaemonPaths
@@ -39,6 +41,31 @@ def limit_files(daemon: DaemonPaths) -> dict[Path, str]:
     }
 
 
+EXAMPLE_PIDS_MAX = 1024  # the example's own processes (a fork bomb in a transcript stops here)
+
+
+def example_cgroups(daemon: DaemonPaths) -> dict[str, Path]:
+    """The cgroups the example processes of this daemon run in: "freezer" (the plugin freezes them while it
+    checks a container's bind mounts at start, so no symlink can be swapped in between) and "pids"."""
+    name = f"{daemon.namespace}-examples"
+    if unified():
+        return {"freezer": CGROUP_ROOT / name, "pids": CGROUP_ROOT / name}
+    return {"freezer": CGROUP_ROOT / "freezer" / name, "pids": CGROUP_ROOT / "pids" / name}
+
+
+def freeze(group: Path, frozen: bool) -> None:
+    """Freezes (or thaws) every process of the cgroup, and waits until the kernel says it is done."""
+    if unified():
+        (group / "cgroup.freeze").write_text("1" if frozen else "0")
+        return
+    state = "FROZEN" if frozen else "THAWED"
+    (group / "freezer.state").write_text(state)
+    for _ in range(200):
+        if (group / "freezer.state").read_text().strip() == state:
+            return
+        time.sleep(0.005)
+
+
 def ensure(daemon: DaemonPaths) -> None:
     if unified():
         control = CGROUP_ROOT / "cgroup.subtree_control"
@@ -46,24 +73,22 @@ def ensure(daemon: DaemonPaths) -> None:
         available = set((CGROUP_ROOT / "cgroup.controllers").read_text().split())
         for item in wanted:
             if item[1:] in available:
-                try:
+                with contextlib.suppress(OSError):
                     control.write_text(item)
-                except OSError:
-                    pass
     for path, value in limit_files(daemon).items():
         path.parent.mkdir(exist_ok=True)
         path.write_text(value)
+    groups = example_cgroups(daemon)
+    for group in set(groups.values()):
+        group.mkdir(exist_ok=True)
+    (groups["pids"] / "pids.max").write_text(str(EXAMPLE_PIDS_MAX))
 
 
 def remove(daemon: DaemonPaths) -> None:
     """Empty cgroups only (rmdir refuses a busy one): called after dockerd and its containers are gone."""
-    for folder in {path.parent for path in limit_files(daemon)}:
+    for folder in {path.parent for path in limit_files(daemon)} | set(example_cgroups(daemon).values()):
         for child in sorted(folder.glob("*/"), reverse=True) if folder.is_dir() else []:
-            try:
+            with contextlib.suppress(OSError):
                 os.rmdir(child)
-            except OSError:
-                pass
-        try:
+        with contextlib.suppress(OSError):
             os.rmdir(folder)
-        except OSError:
-            pass

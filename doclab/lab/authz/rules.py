@@ -1,3 +1,4 @@
+# ruff: noqa: ARG001 -- every handler of the table takes (call, world, match), whether it reads them or not
 """The one table of what an example may ask a lab daemon: `decide(call, world) -> Decision`.
 
 Every API request a lab daemon receives while an example runs on it comes here, whatever client sent it
@@ -18,6 +19,7 @@ import posixpath
 import re
 from dataclasses import dataclass
 from dataclasses import field as dc_field
+from http import HTTPStatus
 from typing import Protocol
 from urllib.parse import parse_qsl, unquote
 
@@ -307,7 +309,7 @@ def _container_create(call, world, match) -> Decision:
         _check_bind_source(mount, world, resolve=False)
     _check_volumes(host, world)
     networking = field(body, "NetworkingConfig") or {}
-    for folded, name in keys(field(networking, "EndpointsConfig") or {}):
+    for _, name in keys(field(networking, "EndpointsConfig") or {}):
         _check_network_use(name, world)
     return ALLOW
 
@@ -348,7 +350,7 @@ def _check_resources(obj: dict) -> None:
             raise Refused(rule, f"{name} is not on the lab's allow-list")
 
 
-def _check_host_config(host: dict, world: World) -> None:
+def _check_host_config(host: dict, world: World) -> None:  # noqa: PLR0912 -- one branch per HostConfig rule
     _check_resources(host)
     if field(host, "Privileged"):
         raise Refused("privileged", "a privileged container")
@@ -527,6 +529,9 @@ def _build(call, world, match) -> Decision:
 
 
 def _commit(call, world, match) -> Decision:
+    # Committing reads a container, but pauses it unless asked not to: pausing is the owner's business.
+    if call.param("pause").lower() not in ("0", "false"):
+        _owned_container(world, call.param("container"), "pause (commit)")
     repo = call.param("repo")
     if repo:
         _check_tag_write(_normalize_ref(f"{repo}:{call.param('tag') or 'latest'}"), world)
@@ -706,9 +711,9 @@ class Created:
     ids: list[str] = dc_field(default_factory=list)
 
 
-def created(call: Call, status: int, response_body: object) -> Created:
+def created(call: Call, status: int, response_body: object) -> Created:  # noqa: PLR0911 -- one return per endpoint
     """From AuthZRes: the identity of what the request created (containers, execs, volumes, networks, tags)."""
-    if status >= 300:
+    if status >= HTTPStatus.MULTIPLE_CHOICES:  # not a success: nothing was created
         return Created()
     body = response_body if isinstance(response_body, dict) else {}
     if call.method == "POST" and call.path == "/containers/create":

@@ -17,11 +17,12 @@ import json
 import os
 import socketserver
 import sys
+import threading
 import traceback
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
-from doclab.lab.authz import rules
+from doclab.lab.authz import limits, rules
 from doclab.lab.authz import session as store
 from doclab.lab.authz.world import DaemonWorld
 from doclab.lab.paths import DaemonPaths
@@ -34,6 +35,9 @@ class Plugin:
         self.daemon = daemon
         self.mirror = mirror
         self.token = store.token().encode()
+        self._freeze_lock = threading.Lock()
+        self._starts = 0  # container starts in flight, each holding the example's processes frozen
+        self._frozen: Path | None = None
 
     def is_admin(self, request: dict) -> bool:
         headers = {k.lower(): v for k, v in (request.get("RequestHeaders") or {}).items()}
@@ -48,35 +52,60 @@ class Plugin:
             return None
         return current
 
+    def _freeze(self, current: store.Session, call: rules.Call) -> None:
+        """While a container start is decided and done, the example's processes are frozen: what the check
+        resolved (bind sources, symlinks) is what the daemon mounts. Thawed by _thaw at its AuthZRes."""
+        if not current.freezer or not _is_start(call):
+            return
+        with self._freeze_lock:
+            self._starts += 1
+            self._frozen = Path(current.freezer)
+            limits.freeze(self._frozen, True)
+
+    def _thaw(self, call: rules.Call) -> None:
+        if not _is_start(call):
+            return
+        with self._freeze_lock:
+            if self._starts == 0 or self._frozen is None:
+                return
+            self._starts -= 1
+            if self._starts == 0:
+                limits.freeze(self._frozen, False)
+
     def authz_request(self, request: dict) -> dict:
         if self.is_admin(request):
             return {"Allow": True}
         current = self.session()
         if current is None:
             return {"Allow": True}
+        call = None
         try:
             call = rules.parse(request)
+            self._freeze(current, call)
             decision = rules.decide(call, DaemonWorld(self.daemon, current, self.mirror))
         except rules.Refused as refusal:
             decision = refusal.decision
-        except Exception as error:  # fail closed, and say why in the daemon's answer
+        except Exception as error:  # noqa: BLE001 -- fail closed on anything, and say why in the daemon's answer
             traceback.print_exc()
             decision = rules.Decision(False, "internal", f"the lab could not decide ({type(error).__name__}: {error})")
         if decision.allow:
             return {"Allow": True}
+        if call is not None:
+            self._thaw(call)  # refused: there is no response to wait for
         return {"Allow": False, "Msg": decision.text()}
 
     def authz_response(self, request: dict) -> dict:
         if self.is_admin(request):
-            return {"Allow": True}
-        current = self.session()
-        if current is None:
             return {"Allow": True}
         try:
             call = rules.parse(request)
             raw = request.get("ResponseBody")
             body = json.loads(base64.b64decode(raw)) if raw else None
         except (rules.Refused, ValueError):
+            return {"Allow": True}
+        self._thaw(call)  # whatever became of the session: nothing stays frozen
+        current = self.session()
+        if current is None:
             return {"Allow": True}
         made = rules.created(call, int(request.get("ResponseStatusCode") or 0), body)
         for ident in made.ids:
@@ -87,6 +116,10 @@ class Plugin:
             for name in world.volumes_of(made.ids[0]):
                 store.record(self.daemon, "volume", name)
         return {"Allow": True}
+
+
+def _is_start(call: rules.Call) -> bool:
+    return call.method == "POST" and call.path.startswith("/containers/") and call.path.endswith("/start")
 
 
 def _alive(pid: int) -> bool:
@@ -113,7 +146,7 @@ def serve(daemon: DaemonPaths, socket_path: Path, mirror: str) -> None:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, *args) -> None:  # dockerd's own log says what was denied
+        def log_message(self, *_args) -> None:  # dockerd's own log says what was denied
             return
 
         def address_string(self) -> str:

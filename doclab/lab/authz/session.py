@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -47,10 +48,8 @@ def token() -> str:
     fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(value)
-    try:
-        os.link(path.with_suffix(".tmp"), path)  # the first writer wins; a racing second one reads it
-    except FileExistsError:
-        pass
+    with contextlib.suppress(FileExistsError):  # the first writer wins; a racing second one reads it
+        os.link(path.with_suffix(".tmp"), path)
     path.with_suffix(".tmp").unlink(missing_ok=True)
     return path.read_text().strip()
 
@@ -67,6 +66,7 @@ class Session:
     images_before: list[str] = field(default_factory=list)
     base_images: list[str] = field(default_factory=list)
     push_registries: list[str] = field(default_factory=list)
+    freezer: str = ""  # the cgroup of the example's processes, frozen while a container start is checked
     started: float = 0.0
 
 

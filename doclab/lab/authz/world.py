@@ -9,6 +9,7 @@ import http.client
 import json
 import os
 import socket
+from http import HTTPStatus
 from urllib.parse import quote, urlencode
 
 from doclab.lab.authz import session as store
@@ -42,7 +43,7 @@ class DaemonAPI:
             data = response.read()
             if response.status in (400, 404):  # no such object, or a name dockerd will refuse itself
                 return None
-            if response.status >= 300:
+            if response.status >= HTTPStatus.MULTIPLE_CHOICES:
                 raise OSError(f"GET {path}: {response.status} {data[:200]!r}")
             return json.loads(data) if data else None
         finally:
@@ -110,7 +111,7 @@ class DaemonWorld:
     def realpath(self, path: str) -> str:
         return os.path.realpath(path)
 
-    def prune_candidates(self, kind: str, call: Call) -> list[tuple[str, str]]:
+    def prune_candidates(self, kind: str, call: Call) -> list[tuple[str, str]]:  # noqa: PLR0912 -- one branch per kind
         """What the prune could remove that the example does not own, asked with the prune's own filters."""
         try:
             filters = json.loads(call.param("filters") or "{}")
