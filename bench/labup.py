@@ -42,16 +42,19 @@ def first_up(project: Path, lab: Lab, workers: int) -> dict:
 
 def second_up(project: Path, lab: Lab, workers: int, reps: int) -> dict:
     log(f"4. `doclab up --workers {workers}` with everything running, {reps} repetitions")
-    seconds, steps = [], {}
+    seconds, inside, steps = [], [], {}
     for _ in range(reps):
         timed = doclab(["up", "--quiet", "--workers", str(workers)], project, lab, timeout=600)
         if timed.returncode != 0:
             return {"error": tail(timed.stderr + timed.stdout, 10), "raw": seconds}
         seconds.append(timed.seconds)
         steps = read_json(lab.state_dir() / "last-up.json")
+        inside.append(float(steps.get("seconds", 0.0)))
     return {
         "seconds": round(median(seconds), 2),
         "raw": [round(s, 2) for s in seconds],
+        # up's own clock (last-up.json): without the Python start-up and imports the wall time includes
+        "reported_seconds": round(median(inside), 2),
         "last_up": steps,
     }
 

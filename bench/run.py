@@ -210,7 +210,8 @@ def _issue11(f: dict, rows: list, notes: list) -> None:
         rows.append(
             (
                 f"11 · first `doclab up --workers {u.get('workers', 3)}` on an empty state (figure 4b)",
-                f"{u['seconds']:.1f}s" + ("" if u["returncode"] == 0 else " (failed)"),
+                f"{u['seconds']:.1f}s wall; up's own clock {u.get('last_up', {}).get('seconds', '?')}s"
+                + ("" if u["returncode"] == 0 else " (failed)"),
                 f"≤ {FIRST_UP_TARGET:.0f}s",
                 _met(u["returncode"] == 0 and u["seconds"] <= FIRST_UP_TARGET),
             )
@@ -226,7 +227,7 @@ def _issue11(f: dict, rows: list, notes: list) -> None:
         rows.append(
             (
                 "11 · a second `doclab up`, everything running (figure 4)",
-                f"{u['seconds']:.2f}s (runs {u['raw']})",
+                f"{u['seconds']:.2f}s wall (runs {u['raw']}); up's own clock {u.get('reported_seconds', '?')}s",
                 f"< {SECOND_UP_TARGET:.0f}s",
                 _met(u["seconds"] < SECOND_UP_TARGET),
             )
