@@ -86,7 +86,8 @@ def _bash_run(project: Path, rel: str, lab: Lab) -> tuple[float, float, str]:
             else f"{rel}: bash -e exit {proc.returncode}: {tail(proc.stdout.decode(errors='replace'), 3)}"
         )
         started = time.monotonic()
-        cleanup(client, before, {"busybox:latest"})  # the engine's own before/after cleanup, timed apart
+        # the engine's own before/after cleanup, timed apart; base images (all the daemon held) are put back
+        cleanup(client, before, set(before.tags()))
         cleaned = time.monotonic() - started
     finally:
         client.close()

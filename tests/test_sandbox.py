@@ -196,6 +196,7 @@ def test_table_allows_what_the_pages_show():
     assert ask("POST", "/v1.45/commit?container=mine&repo=note&tag=v1").allow
     assert ask("DELETE", "/v1.45/images/busybox").allow  # a base image: restored by digest afterwards
     assert ask("DELETE", "/v1.45/images/mine:v1").allow
+    assert ask("POST", "/v1.45/containers/mine/exec", {"Container": "mine", "Cmd": ["cat"], "User": "root"}).allow
     assert ask("DELETE", "/v1.45/images/mybox:v1").allow  # its own tag on a base image: untagged
     assert ask("POST", "/v1.45/images/create?fromImage=busybox&tag=sha256%3Aabc").allow  # pull by digest
 

@@ -145,10 +145,13 @@ def _stop_plugin(daemon: DaemonPaths) -> None:
 
 def stop(daemon: DaemonPaths) -> None:
     """Stops the plugin and removes its socket (dockerd is stopped first: without it, it refuses everything)."""
+    from doclab.lab import scratch_registry
     from doclab.lab.authz import limits
 
     _stop_plugin(daemon)
     limits.remove(daemon)  # rmdir: only once its containers are gone
+    if daemon.worker == 0:
+        scratch_registry.reap()  # one a killed check left behind (a live check's own is left to it)
 
 
 def daemon_for_host(docker_host: str) -> DaemonPaths | None:

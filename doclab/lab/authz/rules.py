@@ -187,7 +187,7 @@ LOG_DRIVERS = {"", "json-file", "local", "none"}
 SECURITY_OPTS = {"no-new-privileges", "no-new-privileges:true", "no-new-privileges=true"}
 EXEC_FIELDS = {
     "attachstdin", "attachstdout", "attachstderr", "detachkeys", "tty", "consolesize", "env", "cmd", "workingdir",
-    "user", "privileged",
+    "user", "privileged", "container",
 }  # fmt: skip
 BUILD_PARAMS = {
     "t", "dockerfile", "q", "nocache", "rm", "forcerm", "pull", "buildargs", "labels", "target", "platform",
