@@ -280,6 +280,7 @@ def _issue12(f: dict, rows: list, notes: list) -> None:
         ]
         for path, seen in p["unstable"].items():
             lines.append(f"| {path} | " + "; ".join(f"{k}: {', '.join(v)}" for k, v in seen.items()) + " |")
+        lines.append("")
         notes.append("\n".join(lines))
     failing = sorted({path for r in p["by_jobs"].values() for run in r["failed_per_run"] for path in run})
     if failing:
@@ -451,7 +452,7 @@ def render(results: dict) -> str:
             "|---|---|---|---|",
             *[f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows],
             "",
-            *[f"- {n}" for n in notes],
+            *[n if n.startswith("\n") else f"- {n}" for n in notes],  # a table stands on its own
             "",
         ]
     machine = results["machine"]
