@@ -28,6 +28,7 @@ log = logging.getLogger("mkdocs.hooks.diagrams")
 ROOT = Path(__file__).resolve().parents[2]
 RENDERER = ROOT / "tools" / "diagrams" / "render.mjs"
 CLI_PACKAGE = ROOT / "node_modules" / "@mermaid-js" / "mermaid-cli" / "package.json"
+MERMAID_PACKAGE = ROOT / "node_modules" / "mermaid" / "package.json"  # the mermaid that mermaid-cli installs
 CACHE = ROOT / ".cache" / "diagrams"
 CHROMIUM = "/usr/bin/chromium"  # Debian's; tests/test_browser.py uses the same
 MIN_LABEL_PX = 12  # the smallest label size a reader gets on any screen
@@ -49,11 +50,13 @@ _warned: set[str] = set()  # each reason why diagrams cannot render, said once a
 
 
 def _renderer_version() -> str:
+    """What an SVG depends on besides its source: mermaid's version, the render script, the config."""
     try:
-        cli = json.loads(CLI_PACKAGE.read_text(encoding="utf-8"))["version"]
+        mermaid = json.loads(MERMAID_PACKAGE.read_text(encoding="utf-8"))["version"]
     except (OSError, ValueError, KeyError):
-        cli = "missing"
-    return f"{cli}:{RENDERER.read_bytes().hex() if RENDERER.exists() else ''}:{json.dumps(MERMAID_CONFIG)}"
+        mermaid = "missing"
+    script = hashlib.sha256(RENDERER.read_bytes()).hexdigest() if RENDERER.exists() else ""
+    return f"{mermaid}:{script}:{json.dumps(MERMAID_CONFIG)}"
 
 
 def _key(source: str, version: str) -> str:
@@ -106,7 +109,7 @@ def _ensure(sources: dict[str, str]) -> dict[str, str]:
         path = CACHE / f"{key}.svg"
         if key not in results and path.exists():
             results[key] = path.read_text(encoding="utf-8")
-    if sources:
+    if missing:
         log.info(f"diagrams: {len(sources) - len(missing)} from the cache, {len(missing)} rendered")
     return results
 
@@ -145,8 +148,11 @@ def on_pre_build(*, config, **_):
         for match in FENCE_MARKDOWN.finditer(path.read_text(encoding="utf-8")):
             source = match.group(1).strip()
             sources[_key(source, version)] = source
+    if all((CACHE / f"{key}.svg").exists() for key in sources):
+        log.info(f"diagrams: {len(sources)} from the cache, 0 rendered")
+        return
     try:
-        _ensure(sources)
+        _ensure(sources)  # says how many it rendered
     except (RuntimeError, subprocess.TimeoutExpired, ValueError) as error:
         log.warning(f"diagrams: {error}; the pages will try again one by one")
 
