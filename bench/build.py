@@ -12,9 +12,9 @@ from bench.util import PY, Lab, log, median, read_json, run, tail
 SUMMARY_RE = re.compile(r"doclab: \d+ examples:[^\n]*")
 
 
-def _build(project: Path, lab: Lab, site: Path, verify: bool) -> dict:
+def _build(project: Path, lab: Lab, site: Path, verify: bool, jobs: int = 1) -> dict:
     shutil.rmtree(site, ignore_errors=True)
-    extra = {} if verify else {"DOCLAB_VERIFY": "0"}
+    extra = {"DOCLAB_JOBS": str(jobs)} if verify else {"DOCLAB_VERIFY": "0"}
     timed = run(
         [PY, "-m", "mkdocs", "build", "--quiet", "-d", str(site)],
         project,
@@ -33,14 +33,21 @@ def _build(project: Path, lab: Lab, site: Path, verify: bool) -> dict:
         "summary_line": line[-1] if line else report.get("summary_line", ""),
         "verified": report.get("verified"),
         "waited_for_lock": timed.waited_for_lock,
-        "stderr_tail": "" if timed.returncode == 0 else tail(timed.stderr, 10),
+        "stderr_tail": "" if timed.returncode == 0 else tail(timed.stderr, 10),  # a failing example exits 1 too
     }
 
 
 def measure(project: Path, lab: Lab, reps: int, work: Path) -> dict:
     log(f"2/5. warm mkdocs build vs DOCLAB_VERIFY=0, {reps} interleaved repetitions (+1 warm-up)")
     site = work / "site"
-    warmup = _build(project, lab, site, verify=True)  # fills the cache if anything is missing from it
+    # Fills the cache; on every verification daemon, as it is not timed (the timed builds verify as
+    # `make build` does, --jobs 1).
+    warmup = _build(project, lab, site, verify=True, jobs=lab.workers)
+    if warmup["summary"] == {}:  # no verification.json: the build itself broke, nothing here would mean a thing
+        raise RuntimeError(
+            f"the warm-up build wrote no verification report (exit {warmup['returncode']}): "
+            f"{tail(warmup['stderr_tail'] or 'no stderr', 3)}"
+        )
     log(f"   warm-up build: {warmup['seconds']:.1f}s, {warmup['summary_line'] or warmup['summary']}")
     on, off = [], []
     for rep in range(reps):

@@ -1,12 +1,15 @@
-"""Figure 7 (issue 16): what the sandbox costs.
+"""Figure 7 (issue 16): what the sandbox costs, part by part.
 
-- the confinement of one command (bubblewrap + setpriv) against a plain bash;
-- the authorization plugin per API request: the AuthZReq round trip on its socket, and a container
-  create + remove through the daemon while an example's session is open (decided by the table) against
-  the same requests carrying the lab's token (allowed at once);
-- the engine against a plain `bash -e` of the same commands, on the same verification daemon.
+- The confinement of one command (bubblewrap + setpriv, as the engine wraps each command of an example)
+  against the same command unconfined.
+- The authorization plugin per API request: the same requests (`/_ping`, `/version`, a container list, and a
+  container create + remove decided by the rules while an example's session is open) sent to a lab daemon
+  with its plugin and to verification daemon WITHOUT, which this figure restarts with
+  `"authorization-plugins": []` in its daemon.extra.json (and restarts again as it was afterwards).
+- The plugin's AuthZReq round trip on its own socket, without dockerd.
 
-`python -m bench.sandbox` runs it on the lab the DOCLAB_* variables select and prints JSON.
+The engine against a plain `bash -e` of the same commands is figure 1. Run as
+`python -m bench.sandbox WITH WITHOUT` with the lab's DOCLAB_* variables set; prints JSON.
 """
 
 from __future__ import annotations
@@ -17,15 +20,15 @@ import os
 import shutil
 import socket
 import statistics
-import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from bench.util import ROOT, log
+PLAIN_UID = 60255  # no lab daemon's example user: the confinement's cost does not depend on it
 
 
-def _median_ms(samples: list[float]) -> float:
+def _ms(samples: list[float]) -> float:
     return round(statistics.median(samples) * 1000, 2)
 
 
@@ -36,21 +39,30 @@ def confinement_cost(reps: int = 20) -> dict:
 
     scratch = ledger.new_scratch(paths.state_dir())
     (scratch / "work").mkdir()
-    ledger.give_to(scratch, 60255)
-    confinement = Confinement(scratch=scratch, uid=60255, read_only=python_installations())
+    ledger.give_to(scratch, PLAIN_UID)
+    confinement = Confinement(scratch=scratch, uid=PLAIN_UID, read_only=python_installations())
     env = scrubbed_env(scratch, "")
+    confined, plain = [], []
     try:
-        confined, plain = [], []
         for _ in range(reps):
-            started = time.monotonic()
-            ExampleProcess(["/bin/bash", "-c", "true"], scratch / "work", env, 10, confinement=confinement).run()
-            confined.append(time.monotonic() - started)
-            started = time.monotonic()
-            ExampleProcess(["/bin/bash", "-c", "true"], scratch / "work", env, 10).run()
-            plain.append(time.monotonic() - started)
+            for sandboxed, samples in ((True, confined), (False, plain)):
+                started = time.monotonic()
+                ExampleProcess(
+                    ["/bin/bash", "-c", "true"],
+                    scratch / "work",
+                    env,
+                    10,
+                    confinement=confinement if sandboxed else None,
+                ).run()
+                samples.append(time.monotonic() - started)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return {"confined_command_ms": _median_ms(confined), "plain_command_ms": _median_ms(plain)}
+    return {
+        "repetitions": reps,
+        "confined_command_ms": _ms(confined),
+        "plain_command_ms": _ms(plain),
+        "confinement_per_command_ms": round(_ms(confined) - _ms(plain), 2),
+    }
 
 
 def _authz_round_trip(path: Path, body: dict) -> float:
@@ -73,99 +85,103 @@ def _authz_round_trip(path: Path, body: dict) -> float:
     return time.monotonic() - started
 
 
-def plugin_cost(worker: int = 1, reps: int = 30) -> dict:
+def _restart(worker: int, extra: dict | None) -> None:
+    """Restart one lab daemon with daemon.extra.json = `extra` (None: without the file, as the lab runs it)."""
+    from doclab.lab import daemon
+    from doclab.lab.paths import DaemonPaths
+
+    item = DaemonPaths(worker)
+    daemon.stop(item)
+    if extra is None:
+        item.extra_config_file.unlink(missing_ok=True)
+    else:
+        item.extra_config_file.write_text(json.dumps(extra) + "\n")
+    daemon.ensure_running(item)
+
+
+def _plugins_of(host: str) -> list[str]:
+    import docker
+
+    with docker.APIClient(base_url=host) as api:
+        return list(api.info().get("Plugins", {}).get("Authorization") or [])
+
+
+def plugin_cost(with_plugin: int, without_plugin: int, reps: int = 200, creates: int = 20) -> dict:
+    """The same requests through a lab daemon with its plugin and one restarted without it, interleaved."""
     import docker
 
     from doclab.engine import ledger
     from doclab.lab import authz, paths
     from doclab.lab.paths import DaemonPaths
 
-    daemon = DaemonPaths(worker)
-    scratch = ledger.new_scratch(paths.state_dir())
-    body = {"Image": "busybox", "Cmd": ["true"], "HostConfig": {"Binds": [f"{scratch}/data:/data"], "Memory": 67108864}}
-    admin = docker.APIClient(base_url=daemon.host)
-    admin.headers.update(authz.admin_headers())
-    example = docker.APIClient(base_url=daemon.host)
-
-    def create_remove(client) -> float:
-        started = time.monotonic()
-        made = client.create_container("busybox", "true", host_config=client.create_host_config(mem_limit="64m"))
-        client.remove_container(made["Id"])
-        return time.monotonic() - started
-
-    authz.open_session(daemon, authz.Session(scratch=str(scratch), example="bench", pid=os.getpid()))
+    _restart(without_plugin, {"authorization-plugins": []})
     try:
-        direct = [_authz_round_trip(authz.socket_path(daemon), body) for _ in range(reps)]
-        decided = [create_remove(example) for _ in range(reps)]
-        trusted = [create_remove(admin) for _ in range(reps)]
+        hosts = {"with": DaemonPaths(with_plugin).host, "without": DaemonPaths(without_plugin).host}
+        plugins = {side: _plugins_of(host) for side, host in hosts.items()}
+        clients = {side: docker.APIClient(base_url=host, version="1.45") for side, host in hosts.items()}
+        calls: dict[str, Callable[[docker.APIClient], object]] = {
+            "_ping": lambda api: api.ping(),
+            "version": lambda api: api.version(),
+            "containers_json": lambda api: api.containers(all=True),
+        }
+        samples: dict[str, dict[str, list[float]]] = {name: {"with": [], "without": []} for name in calls}
+        for rep in range(reps):
+            for side in ("with", "without") if rep % 2 == 0 else ("without", "with"):
+                for name, call in calls.items():
+                    started = time.monotonic()
+                    call(clients[side])
+                    samples[name][side].append(time.monotonic() - started)
+
+        # A create + remove while an example's session is open: the plugin decides it by the rules and
+        # records the new container in the session's ledger (on the daemon without it, nothing decides).
+        daemon = DaemonPaths(with_plugin)
+        scratch = ledger.new_scratch(paths.state_dir())
+        authz.open_session(daemon, authz.Session(scratch=str(scratch), example="bench", pid=os.getpid()))
+        create = {"with": [], "without": []}
+        try:
+            for rep in range(creates):
+                for side in ("with", "without") if rep % 2 == 0 else ("without", "with"):
+                    api = clients[side]
+                    started = time.monotonic()
+                    made = api.create_container("busybox", "true", host_config=api.create_host_config(mem_limit="64m"))
+                    api.remove_container(made["Id"])
+                    create[side].append(time.monotonic() - started)
+            body = {"Image": "busybox", "Cmd": ["true"], "HostConfig": {"Memory": 67108864}}
+            direct = [_authz_round_trip(authz.socket_path(daemon), body) for _ in range(creates)]
+        finally:
+            authz.close_session(daemon)
+            shutil.rmtree(scratch, ignore_errors=True)
+            for api in clients.values():
+                api.close()
     finally:
-        authz.close_session(daemon)
-        shutil.rmtree(scratch, ignore_errors=True)
-        admin.close()
-        example.close()
+        _restart(without_plugin, None)
+
+    per_request = {
+        name: {
+            "with_plugin_ms": _ms(sides["with"]),
+            "without_plugin_ms": _ms(sides["without"]),
+            "plugin_ms": round(_ms(sides["with"]) - _ms(sides["without"]), 2),
+        }
+        for name, sides in samples.items()
+    }
     return {
-        "authz_request_round_trip_ms": _median_ms(direct),
-        "create_remove_decided_ms": _median_ms(decided),
-        "create_remove_with_token_ms": _median_ms(trusted),
-        "per_request_ms": round((statistics.median(decided) - statistics.median(trusted)) * 1000 / 2, 2),
+        "requests_each": reps,
+        "daemons": {"with": with_plugin, "without": without_plugin},
+        "authorization_plugins_seen": plugins,
+        "per_request": per_request,
+        "create_remove": {
+            "pairs": creates,
+            "with_plugin_session_open_ms": _ms(create["with"]),
+            "without_plugin_ms": _ms(create["without"]),
+            "plugin_ms_per_request": round((_ms(create["with"]) - _ms(create["without"])) / 2, 2),
+        },
+        "authz_request_round_trip_ms": _ms(direct),
     }
 
 
-def engine_overhead(files: list[str], worker: int = 1, reps: int = 3) -> dict:
-    """`doclab check` against `bash -e` of the same commands on the same verification daemon."""
-    import docker
-
-    from bench.overhead import _load
-    from doclab.engine.ledger import Snapshot, cleanup
-    from doclab.lab.paths import DaemonPaths
-
-    host = DaemonPaths(worker).host
-    from doclab import lab
-
-    docker_bin = str(lab.facts(1).docker_bin)
-    engine, bash = [], []
-    for _ in range(reps):
-        started = time.monotonic()
-        run = subprocess.run(
-            [sys.executable, "-m", "doclab", "check", "--no-cache", "--quiet", *files], cwd=ROOT, capture_output=True
-        )
-        engine.append(time.monotonic() - started)
-        if run.returncode != 0:
-            log(f"   doclab check exit {run.returncode}: {run.stdout.decode()[-300:]}")
-        total = 0.0
-        for rel in files:
-            _, commands = _load(ROOT, rel)
-            folder = Path(os.environ.get("DOCLAB_STATE", "/var/lib/doclab")) / "scratch" / f"bench-{os.getpid()}"
-            shutil.rmtree(folder, ignore_errors=True)
-            (folder / "home").mkdir(parents=True)
-            env = {"PATH": f"{docker_bin}:/usr/bin:/bin", "HOME": str(folder / "home"), "DOCKER_HOST": host}
-            client = docker.DockerClient(base_url=host, timeout=60)
-            before = Snapshot.take(client)
-            started = time.monotonic()
-            subprocess.run(["/bin/bash", "-e", "-c", "\n".join(c.script for c in commands)], cwd=folder, env=env,
-                           capture_output=True)  # fmt: skip
-            total += time.monotonic() - started
-            cleanup(client, before, set(lab.base_images()))  # as the engine would: nothing stays for the next
-            client.close()
-            shutil.rmtree(folder, ignore_errors=True)
-        bash.append(total)
-    return {
-        "files": files,
-        "doclab_seconds": round(statistics.median(engine), 3),
-        "bash_seconds": round(statistics.median(bash), 3),
-        "ratio": round(statistics.median(engine) / statistics.median(bash), 3),
-    }
-
-
-def measure(files: list[str] | None = None) -> dict:
-    from bench.overhead import subset
-
-    log("7. sandbox: confinement per command, plugin per request, engine vs bash -e")
-    result = {"confinement": confinement_cost(), "plugin": plugin_cost()}
-    result["engine"] = engine_overhead(files or subset(ROOT))
-    log(f"   {json.dumps(result)}")
-    return result
+def measure(with_plugin: int, without_plugin: int) -> dict:
+    return {"confinement": confinement_cost(), "plugin": plugin_cost(with_plugin, without_plugin)}
 
 
 if __name__ == "__main__":
-    print(json.dumps(measure(sys.argv[1:] or None), indent=2))
+    print(json.dumps(measure(int(sys.argv[1]), int(sys.argv[2])), indent=2))

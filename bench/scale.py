@@ -49,7 +49,7 @@ def measure(source: Path, lab: Lab, work: Path, sizes=(50, 150, 300), job_counts
             timed = run(
                 check_argv(report, paths[:size], jobs),
                 project,
-                lab.env(),
+                lab.check_env(jobs),
             )
             data = read_json(report)
             summary = data.get("summary", {})

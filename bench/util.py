@@ -18,19 +18,18 @@ ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
 GNU_TIME = "/usr/bin/time"
 
-# What a snapshot copy of the checkout leaves out: environments, outputs, caches, history.
-COPY_IGNORE = shutil.ignore_patterns(
-    ".venv",
-    ".git",
-    "site",
-    ".doclab",
-    "test-artifacts",
-    ".pytest_cache",
-    ".ruff_cache",
-    "__pycache__",
-    "results.md",
-    "results.json",
-)
+# What a snapshot copy of the checkout leaves out: environments, outputs, caches, history. The first four
+# only at the top (doclab/site/ is the package's site code, not a build output).
+TOP_IGNORE = {".venv", ".git", "site", ".doclab", "test-artifacts"}
+ANY_IGNORE = shutil.ignore_patterns(".pytest_cache", ".ruff_cache", "__pycache__", "results.md", "results.json")
+
+
+def _copy_ignore(folder: str, names: list[str]) -> set[str]:
+    ignored = set(ANY_IGNORE(folder, names))
+    if Path(folder) == ROOT:
+        ignored |= TOP_IGNORE & set(names)
+    return ignored
+
 
 # Variables that would point a child at another lab (or another daemon) than the one we chose.
 LAB_VARS = (
@@ -40,11 +39,22 @@ LAB_VARS = (
     "DOCLAB_RUN",
     "DOCLAB_INDEX",
     "DOCLAB_REGISTRY_PORT",
+    "DOCLAB_SCRATCH_REGISTRY_PORT",
+    "DOCLAB_DATA_ROOT_SIZE",
     "DOCLAB_IMAGES",
     "DOCLAB_JOBS",
     "DOCLAB_VERIFY",
     "DOCLAB_REQUIRE_VERIFY",
 )
+# What selects a lab instance (the rest of LAB_VARS says how to use it).
+INSTANCE_VARS = ("DOCLAB_STATE", "DOCLAB_RUN", "DOCLAB_INDEX", "DOCLAB_REGISTRY_PORT", "DOCLAB_SCRATCH_REGISTRY_PORT")
+
+# The bench lab's defaults: network indexes 34..37 (the playground and 3 verification daemons: bridges
+# doclab34..37, pools 10.245-248.0.0/16) and ports 5034 (mirror) and 5035 (scratch registry), apart from a
+# main lab on index 0 and port 5000 and from the tests' instances. `python -m bench --index --port` moves it.
+BENCH_INDEX = 34
+BENCH_PORT = 5034
+BENCH_WORKERS = 3
 
 
 def log(message: str) -> None:
@@ -55,23 +65,22 @@ def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def free_port(preferred: int) -> int:
-    for port in [preferred, 0]:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return probe.getsockname()[1]
-    raise RuntimeError("no free port")
+def port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 @dataclass
 class Lab:
-    """A lab instance, as the environment variables that select it ({} = the main lab)."""
+    """A lab instance, as the environment variables that select it."""
 
     name: str
     overrides: dict[str, str] = field(default_factory=dict)
+    workers: int = BENCH_WORKERS
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in LAB_VARS}
@@ -83,24 +92,50 @@ class Lab:
     def state_dir(self) -> Path:
         return Path(self.overrides.get("DOCLAB_STATE", "/var/lib/doclab"))
 
+    def index(self) -> int:
+        return int(self.overrides.get("DOCLAB_INDEX", "0"))
+
     def host(self, worker: int = 0) -> str:
         return f"unix://{self.overrides.get('DOCLAB_RUN', '/run/doclab')}/{worker}/docker.sock"
 
+    def hosts_for(self, jobs: int) -> list[str]:
+        """Daemons for `--jobs N`: verification daemons 1..N; past the last one, the playground as well
+        (the bench lab's playground is used by nobody else, so it is as clean as a worker)."""
+        hosts = [self.host(n) for n in range(1, self.workers + 1)] + [self.host(0)]
+        return hosts[:jobs]
 
-MAIN_LAB = Lab("main")
+    def check_env(self, jobs: int) -> dict[str, str]:
+        """The environment of `doclab check --jobs N` on this lab (DOCLAB_HOSTS only past the last worker)."""
+        return self.env(DOCLAB_HOSTS=",".join(self.hosts_for(jobs))) if jobs > self.workers else self.env()
+
+    def docker_env(self, worker: int, base: dict[str, str]) -> dict[str, str]:
+        """A shell's environment for the lab's own docker CLI (and its buildx/compose) on one daemon."""
+        engine = self.state_dir() / "engine"
+        return {
+            **base,
+            "PATH": f"{engine / 'bin'}:{base.get('PATH', '/usr/sbin:/usr/bin:/sbin:/bin')}",
+            "DOCKER_CONFIG": str(engine / "docker-config"),
+            "DOCKER_HOST": self.host(worker),
+        }
 
 
-def bench_lab(base: Path) -> Lab:
-    """A throw-away instance that only the benchmark uses: other checks cannot hold its daemons' locks."""
+def bench_lab(base: Path, index: int = BENCH_INDEX, port: int = BENCH_PORT) -> Lab:
+    """A throw-away instance that only the benchmark uses, brought up from an empty state."""
     return Lab(
         "bench",
         {
             "DOCLAB_STATE": str(base / "state"),
-            "DOCLAB_RUN": "/run/dlb24",  # short: containerd shim sockets live below it
-            "DOCLAB_INDEX": "24",  # bridges doclab24..27, pools 10.235-238.0.0/16 (tests use 40..42)
-            "DOCLAB_REGISTRY_PORT": str(free_port(5024)),
+            "DOCLAB_RUN": f"/run/dlb{index}",  # short: containerd shim sockets live below it
+            "DOCLAB_INDEX": str(index),
+            "DOCLAB_REGISTRY_PORT": str(port),
+            "DOCLAB_SCRATCH_REGISTRY_PORT": str(port + 1),
         },
     )
+
+
+def env_lab(workers: int = BENCH_WORKERS) -> Lab:
+    """The lab the caller's DOCLAB_* variables select, already up (`python -m bench --lab env`)."""
+    return Lab("env", {k: os.environ[k] for k in INSTANCE_VARS if os.environ.get(k)}, workers)
 
 
 def copy_checkout(dest: Path) -> Path:
@@ -108,7 +143,7 @@ def copy_checkout(dest: Path) -> Path:
     and others' caches in the real checkout do not change what is measured."""
     if dest.exists():
         shutil.rmtree(dest)
-    shutil.copytree(ROOT, dest, ignore=COPY_IGNORE, symlinks=True)
+    shutil.copytree(ROOT, dest, ignore=_copy_ignore, symlinks=True)
     return dest
 
 

@@ -74,6 +74,7 @@ class Checker:
         self._stopping = threading.Event()
         self._cli_version: str | None = None
         self._etc: Path | None = None  # the /etc examples see, copied once per checker
+        self._etc_lock = threading.Lock()
 
     @property
     def docker_host(self) -> str:
@@ -469,8 +470,9 @@ class Checker:
         # The lab's engine folder, read-only: its bin/ and cli-plugins/ are symlinks into it.
         tools = [str(p.parent) for p in (self.facts.docker_bin, self.facts.cli_plugins) if p is not None]
         cgroups = self.facts.sandbox.example_cgroups(host) if self.facts.sandbox is not None else []
-        if self._etc is None:
-            self._etc = prepare_etc(self.facts.state_dir / "sandbox-etc")
+        with self._etc_lock:  # --jobs N: the daemons' worker threads must not build the copy at once
+            if self._etc is None:
+                self._etc = prepare_etc(self.facts.state_dir / "sandbox-etc")
         return Confinement(
             scratch=scratch,
             uid=uid,

@@ -54,7 +54,10 @@ def up(workers: int, reporter: Reporter) -> list[str]:
         seeder = images.Seeder(reporter)
         with ThreadPoolExecutor(max_workers=1) as early:
             debian = early.submit(seeder.prepare_debian)
+            fetching, fetch_started = not dockerbin.toolchain().is_installed(), time.monotonic()
             dockerbin.ensure_installed(reporter.info)
+            if fetching:  # timed beside mmdebstrap (not a spinner step: one live display at a time)
+                reporter.timings["fetch Docker packages (Debian trixie)"] = round(time.monotonic() - fetch_started, 1)
             debian.result()
         paths.run_dir().mkdir(parents=True, exist_ok=True)
         if not registry.is_running():
