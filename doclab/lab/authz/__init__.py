@@ -16,15 +16,20 @@ from doclab.errors import DoclabError
 from doclab.lab import processes
 from doclab.lab.authz import session as store
 from doclab.lab.authz.session import Session, admin_headers
-from doclab.lab.paths import DaemonPaths, known_workers
+from doclab.lab.paths import DaemonPaths, known_workers, state_dir
 
 PLUGINS_DIR = Path("/run/docker/plugins")  # where dockerd discovers legacy plugins by name
 START_TIMEOUT = 15
 
 
 def plugin_name(daemon: DaemonPaths) -> str:
-    """Unique per lab instance and daemon, so parallel labs never share a plugin."""
-    return f"doclab-authz-{daemon.index}"
+    """Unique per lab instance and daemon, so parallel labs never share a plugin: the daemon's index, and the
+    instance's state folder (two instances given the same DOCLAB_INDEX would otherwise ask one plugin, which
+    judges by its own session)."""
+    import hashlib
+
+    instance = hashlib.sha1(str(state_dir().resolve()).encode()).hexdigest()[:8]
+    return f"doclab-authz-{daemon.index}-{instance}"
 
 
 def socket_path(daemon: DaemonPaths) -> Path:
