@@ -210,7 +210,8 @@ class PythonRunner:
             )
         if process.capped or data.get("error") == "output capped":
             line = _difference_line(example.text, expected, output, ids)
-            return Outcome.failed(line, _capped_message(f"{rel}:{line}:"), "output capped", tail(output))
+            message = f"{rel}:{line}: output is over the limit of {human_size(OUTPUT_CAP)}; stopped (output capped)"
+            return Outcome.failed(line, message, "output capped", tail(output))
         if process.interrupted_by:
             return Outcome.failed(None, f"{rel}: {process.interrupted_by}", "interrupted", tail(output))
         if process.returncode != 0:

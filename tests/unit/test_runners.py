@@ -247,3 +247,10 @@ def test_a_huge_command_line_and_a_huge_exception_stay_one_short_line(tmp_path):
     assert len(outcome.message) < 700
     assert outcome.message.startswith("ex.py:1: ValueError: vvv")
     assert outcome.message.endswith("characters cut)")
+
+
+def test_python_output_over_the_cap_is_one_line_at_the_comment_it_passes(tmp_path):
+    outcome = check(tmp_path, "flood.py", 'print("a")\n#> a\nwhile True:\n    print("x" * 1000)\n')
+    assert outcome.reason == "output capped"
+    assert outcome.message == "flood.py:2: output is over the limit of 1 MiB; stopped (output capped)"
+    assert len(outcome.detail) < 20_000
