@@ -201,7 +201,7 @@ def cleanup_owned(
     api = client.api
     report = CleanupReport()
 
-    def attempt(what: str, action) -> None:
+    def attempt(what: str, action: Callable[[], object]) -> None:
         try:
             action()
             report.removed.append(what)
@@ -211,15 +211,15 @@ def cleanup_owned(
             report.problems.append(f"{what}: {error.explanation or error}")
 
     for container in owned.get("container", []):
-        attempt(f"container {container[:12]}", lambda c=container: api.remove_container(c, force=True, v=True))
+        attempt(f"container {container[:12]}", partial(api.remove_container, container, force=True, v=True))
     for network in owned.get("network", []):
-        attempt(f"network {network[:12]}", lambda n=network: api.remove_network(n))
+        attempt(f"network {network[:12]}", partial(api.remove_network, network))
     for volume in owned.get("volume", []):
-        attempt(f"volume {volume[:24]}", lambda v=volume: api.remove_volume(v, force=True))
+        attempt(f"volume {volume[:24]}", partial(api.remove_volume, volume, force=True))
     old_tags = before.tags() if before else {}
     for tag in owned.get("tag", []):
         if tag not in old_tags:
-            attempt(f"tag {tag}", lambda t=tag: api.remove_image(t))
+            attempt(f"tag {tag}", partial(api.remove_image, tag))
     if before is not None:
         for _ in range(5):  # children before parents
             fresh = [i for i in api.images(all=True) if i["Id"] not in before.images]
@@ -231,7 +231,7 @@ def cleanup_owned(
                     continue  # a base image pulled from the mirror may stay
                 attempt(
                     f"image {tags[0] if tags else image['Id'][7:19]}",
-                    lambda i=image["Id"]: api.remove_image(i, force=True),
+                    partial(api.remove_image, image["Id"], force=True),
                 )
         report.problems = [p for p in report.problems if not p.startswith("image ")]
         restore_tags(client, before, restorable, report)
