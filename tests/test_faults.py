@@ -467,4 +467,5 @@ def test_two_checks_on_one_daemon_wait_for_each_other(lab_host, work):
     assert f"doclab: another check (pid {first.pid}) is using {lab_host}; waiting for it to finish" in lines(
         err2, waiting=True
     )
-    assert "2 passed" in out1 and "2 cached" in out2  # the second trusted what the first recorded
+    # the second trusted what the first recorded (quick.console may already be cached by an earlier test)
+    assert "0 failed" in out1 and "2 cached" in out2
