@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import docker
 from docker.errors import APIError, NotFound
@@ -210,7 +211,7 @@ def cleanup_owned(
         except APIError as error:
             report.problems.append(f"{what}: {error.explanation or error}")
 
-    def name(inspect, ident: str) -> str:
+    def name(inspect: Callable[[str], dict[str, Any]], ident: str) -> str:
         """What the example called it, for the reaper's message."""
         try:
             return inspect(ident)["Name"].lstrip("/") or ident[:12]
