@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import docker
 from docker.errors import APIError, NotFound
@@ -210,10 +211,18 @@ def cleanup_owned(
         except APIError as error:
             report.problems.append(f"{what}: {error.explanation or error}")
 
+    def name(inspect: Callable[[str], dict[str, Any]], ident: str) -> str:
+        """What the example called it, for the reaper's message."""
+        try:
+            return inspect(ident)["Name"].lstrip("/") or ident[:12]
+        except (APIError, KeyError):
+            return ident[:12]
+
     for container in owned.get("container", []):
-        attempt(f"container {container[:12]}", partial(api.remove_container, container, force=True, v=True))
+        label = f"container {name(api.inspect_container, container)}"
+        attempt(label, partial(api.remove_container, container, force=True, v=True))
     for network in owned.get("network", []):
-        attempt(f"network {network[:12]}", partial(api.remove_network, network))
+        attempt(f"network {name(api.inspect_network, network)}", partial(api.remove_network, network))
     for volume in owned.get("volume", []):
         attempt(f"volume {volume[:24]}", partial(api.remove_volume, volume, force=True))
     old_tags = before.tags() if before else {}

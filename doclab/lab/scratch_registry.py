@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
 from http import HTTPStatus
 from pathlib import Path
 
@@ -105,10 +106,10 @@ def start(mirror_data: Path) -> bool:
         return False
     stop()
     program = _program()
-    owner = processes.who_listens(port())
-    if owner is not None:  # never push an example's images into somebody else's registry
+    listener = processes.who_listens(port())
+    if listener is not None:  # never push an example's images into somebody else's registry
         raise DoclabError(
-            f"port {port()} on 127.0.0.1 is in use by {owner}, not by the lab's scratch registry: "
+            f"port {port()} on 127.0.0.1 is in use by {listener}, not by the lab's scratch registry: "
             "stop it or set DOCLAB_SCRATCH_REGISTRY_PORT"
         )
     merged, upper, work = home() / "merged", home() / "upper", home() / "work"
@@ -192,7 +193,7 @@ def protect_mirror() -> None:
 
 
 @contextlib.contextmanager
-def during_check():
+def during_check() -> Iterator[str]:
     """The scratch registry for one check: started (empty) unless one runs, stopped and wiped after."""
     started = start(paths.registry_home() / "data")
     try:
