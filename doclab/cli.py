@@ -45,9 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command in ("check", "reap"):
             # the CLI composes the two: the engine gets the lab's facts as a value
-            from doclab.compose import lab_facts
             from doclab.config import Settings
             from doclab.engine import commands as engine_commands
+            from doclab.wiring import lab_facts
 
             jobs = getattr(args, "jobs", 1)
             facts = lab_facts(Settings.from_env(), jobs=jobs, use_cache=not getattr(args, "no_cache", False))

@@ -129,7 +129,7 @@ def facts(cache_dir: Path | None = None, use_lab_cache: bool = False) -> Any:
     """The lab's facts for an engine under test: its own cache folder (or none), unless it asks for the lab's."""
     import dataclasses
 
-    from doclab.compose import lab_facts
+    from doclab.wiring import lab_facts
 
     found = lab_facts(Settings.from_env())
     return found if use_lab_cache else dataclasses.replace(found, cache_dir=cache_dir)

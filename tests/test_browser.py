@@ -40,6 +40,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 import yaml
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 CHROMIUM = "/usr/bin/chromium"
@@ -325,6 +326,16 @@ PAGE_FACTS = """
 NETWORK_CHANGED = "ERR_NETWORK_CHANGED"
 
 
+def _goto(page, url: str, **options):
+    """page.goto, once more if Chromium met a network change (see NETWORK_CHANGED)."""
+    try:
+        return page.goto(url, **options)
+    except PlaywrightError as error:
+        if NETWORK_CHANGED not in str(error):
+            raise
+        return page.goto(url, **options)
+
+
 def _open(browser, url: str):
     """A page loading url in its own context (a cold cache, as a first-time reader has)."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -528,7 +539,7 @@ def test_chinese_on_english_pages_uses_simplified_glyphs(page, base_url):
         or "CJK SC" not in subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True).stdout
     ):
         pytest.fail("Noto Sans CJK SC is not installed: make deps (fonts-noto-cjk)", pytrace=False)
-    page.goto(base_url + _path("index", "en"))
+    _goto(page, base_url + _path("index", "en"))
     page.evaluate("document.fonts.ready")
     fonts = _fonts_for(page, ".md-header__topic [lang^='zh']")
     assert any("CJK SC" in f or "CJK CN" in f for f in fonts), fonts
@@ -546,7 +557,7 @@ def _switch(page, lang: str) -> None:
 
 @pytest.mark.parametrize("name", _pick(["index", "concepts", "container-commands"], 3))
 def test_language_switcher_leads_to_the_same_page(page, base_url, name):
-    page.goto(base_url + _path(name, "zh"))
+    _goto(page, base_url + _path(name, "zh"))
     assert page.locator("html").get_attribute("lang").startswith("zh")
     zh_title = page.locator("h1").first.inner_text()
 
@@ -586,7 +597,7 @@ SEARCH_RESULTS = """
 def _search(page, base_url: str, lang: str, term: str) -> list[dict]:
     """Type term into the search box of the home page of lang; the results, best first."""
     start = _path("index", lang)
-    page.goto(base_url + start)
+    _goto(page, base_url + start)
     page.wait_for_load_state("networkidle")  # the search worker has its index
     box = page.locator(".md-search__input")
     box.click()
@@ -666,7 +677,7 @@ FIND_TRANSCRIPT = """
 def test_copy_button_copies_only_the_commands(context, page, base_url, origin):
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=origin)
     for name in _pick(["container-commands", "image-commands", "concepts", "index"], 99):
-        page.goto(base_url + _path(name, "zh"))
+        _goto(page, base_url + _path(name, "zh"))
         block = page.evaluate(FIND_TRANSCRIPT)
         if block:
             break
@@ -732,7 +743,7 @@ def test_diagrams_are_readable_on_a_phone(browser, base_url, built_site, artifac
     small, broken, counted = [], [], 0
     try:
         for name, lang in pages:
-            page.goto(base_url + _path(name, lang))
+            _goto(page, base_url + _path(name, lang))
             page.evaluate("document.fonts.ready")
             facts = page.evaluate(DIAGRAM_FACTS)
             where = _path(name, lang)
@@ -751,7 +762,7 @@ def test_diagrams_are_readable_on_a_phone(browser, base_url, built_site, artifac
                 broken.append(f"{where}: the page scrolls sideways by {sideways} px")
         # a screenshot of one diagram on a phone, light and dark
         name, lang = next(((n, lg) for n, lg in pages if n == "architecture"), pages[0])
-        page.goto(base_url + _path(name, lang))
+        _goto(page, base_url + _path(name, lang))
         figure = page.locator(".doclab-diagram").first
         figure.scroll_into_view_if_needed()
         figure.screenshot(path=str(artifacts_dir / "diagram-mobile.png"))
@@ -774,7 +785,7 @@ def test_diagrams_follow_dark_mode_offline(browser, base_url, built_site, artifa
     outside: list[str] = []
     page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(base_url.rsplit("/", 1)[0]) else None)
     try:
-        page.goto(base_url + _path(name, lang))
+        _goto(page, base_url + _path(name, lang))
         assert page.locator("body").get_attribute("data-md-color-scheme") == "slate"
         facts = page.evaluate(DIAGRAM_FACTS)
         assert facts and all(d["svg"] for d in facts), facts
@@ -811,7 +822,7 @@ TAB_STATE = """
 
 def test_linked_tabs_switch_together(page, base_url):
     for name in _pick(["image-commands", "container-commands", "sdk"], 99):
-        page.goto(base_url + _path(name, "zh"))
+        _goto(page, base_url + _path(name, "zh"))
         sets = page.evaluate(FIND_TABS)
         if sum(1 for labels in sets if "Python" in labels) >= 2:
             break
@@ -836,7 +847,7 @@ def test_linked_tabs_switch_together(page, base_url):
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_home_page_screenshot(page, base_url, artifacts_dir, lang):
-    page.goto(base_url + _path("index", lang), wait_until="load")
+    _goto(page, base_url + _path("index", lang), wait_until="load")
     page.evaluate("document.fonts.ready")
     out = artifacts_dir / f"home-{lang}.png"
     page.screenshot(path=str(out), full_page=True)
@@ -866,7 +877,7 @@ NOT_FOUND = [
 
 @pytest.mark.parametrize("lang,missing,heading,home", NOT_FOUND, ids=[n[0] for n in NOT_FOUND])
 def test_not_found_page_in_each_language(page, base_url, artifacts_dir, lang, missing, heading, home):
-    response = page.goto(base_url + missing)
+    response = _goto(page, base_url + missing)
     assert response.status == 404
     page.wait_for_load_state("load")
     if lang == "en":  # the root 404.html sends English addresses on to en/404.html
@@ -902,7 +913,7 @@ def test_not_found_page_in_each_language(page, base_url, artifacts_dir, lang, mi
 
 
 def test_sitemap_and_canonical_links_are_under_site_url(page, base_url):
-    response = page.goto(base_url + "/sitemap.xml")
+    response = _goto(page, base_url + "/sitemap.xml")
     assert response.status == 200
     locs = re.findall(r"<loc>([^<]+)</loc>", response.text())
     assert locs, "sitemap.xml lists no page"
@@ -913,7 +924,7 @@ def test_sitemap_and_canonical_links_are_under_site_url(page, base_url):
     for loc in sorted(set(locs))[:40]:  # each listed page exists where the sitemap says
         status = page.request.get(base_url + "/" + loc[len(SITE_URL) :]).status
         assert status == 200, f"{loc}: HTTP {status}"
-    page.goto(base_url + _path("concepts", "en"))
+    _goto(page, base_url + _path("concepts", "en"))
     assert page.locator("link[rel=canonical]").get_attribute("href") == SITE_URL + "en/concepts/"
 
 
@@ -928,7 +939,7 @@ def test_inline_flags_do_not_break(browser, base_url):
     try:
         for name in _pick(["container-commands", "image-commands", "instructions"], 3):
             for lang in ("zh", "en"):
-                page.goto(base_url + _path(name, lang))
+                _goto(page, base_url + _path(name, lang))
                 found = page.evaluate(
                     """() => [...document.querySelectorAll(".md-typeset :not(pre) > code")]
                         .filter(c => /^--?[\\w][\\w-]*$/.test(c.textContent) && c.textContent.includes("-", 1)
@@ -946,7 +957,7 @@ def test_inline_flags_do_not_break(browser, base_url):
 def test_numbers_in_console_commands_are_plain(page, base_url):
     """`127` of `-p 127.0.0.1:8080:80` is drawn like the rest of the command, not in the error/number colour."""
     for name in _pick(["registry", "container-commands"], 99):
-        page.goto(base_url + _path(name, "zh"))
+        _goto(page, base_url + _path(name, "zh"))
         colours = page.evaluate(
             """() => [...document.querySelectorAll(".language-console code span")]
                 .filter(s => /^\\d+$/.test(s.textContent) && /\\.\\d/.test(s.nextSibling ? s.nextSibling.textContent : ""))

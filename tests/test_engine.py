@@ -308,8 +308,8 @@ def test_verdicts_do_not_depend_on_the_number_of_jobs(tmp_path):
     import dataclasses
 
     from doclab import lab
-    from doclab.compose import lab_facts
     from doclab.config import Settings
+    from doclab.wiring import lab_facts
 
     if not (lab.is_running(1) and lab.is_running(2)):
         pytest.skip("needs verification daemons 1 and 2: `doclab up --workers 2`")

@@ -35,7 +35,11 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root")
 
 @pytest.fixture(scope="module")
 def lab_host() -> str:
-    return ensure_lab()
+    """The first verification daemon: where checks run (ensure_lab gives the playground, which they never use)."""
+    from doclab import lab
+
+    ensure_lab()
+    return lab.docker_host(1)
 
 
 @pytest.fixture()
@@ -147,7 +151,8 @@ def instance(tmp_path_factory):
 
 
 def instance_host(env: dict) -> str:
-    return f"unix://{env['DOCLAB_RUN']}/0/docker.sock"
+    """The instance's first verification daemon: where its checks run (never the playground, worker 0)."""
+    return f"unix://{env['DOCLAB_RUN']}/1/docker.sock"
 
 
 def test_daemon_killed_mid_example_is_reported_and_up_recovers(instance, work):
@@ -155,25 +160,24 @@ def test_daemon_killed_mid_example_is_reported_and_up_recovers(instance, work):
     with closing(docker.DockerClient(base_url=host)) as client:
         check = start_check(work, "--no-cache", "sleeps.console", env=instance)
         wait_for_container(client, "fault-sleeper")
-    os.kill(int(Path(instance["DOCLAB_RUN"], "0/dockerd.pid").read_text()), signal.SIGKILL)
+    os.kill(int(Path(instance["DOCLAB_RUN"], "1/dockerd.pid").read_text()), signal.SIGKILL)
     out, err = check.communicate(timeout=120)
     assert check.returncode == 1
     assert lines(err) == [
         "sleeps.console: daemon went away during the example: run `python -m doclab up` and check again"
     ]
     assert "1 failed" in out
-    journal = journal_file(host, Path(instance["DOCLAB_STATE"]))
-    assert journal.exists()  # the snapshot survives for the reaper
 
     up = doclab("up", "--quiet", env=instance)  # stale pidfile and socket do not block it
     assert up.returncode == 0, up.stderr
-    assert not journal.exists()
-    with closing(docker.DockerClient(base_url=host)) as client:
-        assert container_names(client) == set()
+    # live-restore brought the example's container back with the daemon: the plugin's ledger says whose it
+    # is, and the next check reaps it before running
     again = start_check(work, "--no-cache", "sleeps.console", env=instance)
     out, err = again.communicate(timeout=120)
     assert again.returncode == 0, err
     assert "1 passed" in out
+    with closing(docker.DockerClient(base_url=host)) as client:
+        assert container_names(client) == set()
 
 
 def test_registry_down_names_the_mirror_and_how_to_restart_it(instance, work):
@@ -210,28 +214,25 @@ def test_sigint_cleans_up_before_exit(lab_host, client, work):
     assert not journal_file(lab_host).exists()
 
 
-@pytest.mark.parametrize("recovery", ["reap", "up", "next check"])
-def test_sigkill_leftovers_are_reaped_through_the_journal(lab_host, client, work, recovery):
+@pytest.mark.parametrize("recovery", ["reap", "next check"])
+def test_sigkill_leftovers_are_reaped_through_the_ledger(lab_host, client, work, recovery):
     before = inventory(client)
     check = start_check(work, "--no-cache", "interrupt-me.console")
-    wait_for_container(client, "fault-interrupted")
+    left = wait_for_container(client, "fault-interrupted")
     check.kill()
     check.communicate(timeout=30)
-    assert "fault-interrupted" in container_names(client)  # left behind, noted in the journal
-    assert journal_file(lab_host).exists()
+    assert "fault-interrupted" in container_names(client)  # left behind, noted in the plugin's ledger
 
     if recovery == "reap":
         run = doclab("reap", cwd=work)
-        assert run.stdout.strip() == "doclab: reaped 1 leftover resource(s)"
-    elif recovery == "up":
-        run = doclab("up", "--quiet", cwd=work)
+        assert run.stdout.strip().startswith("doclab: reaped "), run.stdout
     else:
         run = doclab("check", "--quiet", "quick.console", "--report", str(work / "r.json"), cwd=work)
     assert run.returncode == 0, run.stderr
     assert (
-        f"doclab: reaped what an interrupted check of interrupt-me.console left on {lab_host}: container fault-interrupted"
+        f"doclab: reaped what an interrupted check of interrupt-me.console left on {lab_host}: container {left.short_id}"
         in lines(run.stderr)
-    )
+    ), run.stderr
     assert inventory(client) == before
     assert not journal_file(lab_host).exists()
 
@@ -466,7 +467,5 @@ def test_two_checks_on_one_daemon_wait_for_each_other(lab_host, work):
     assert f"doclab: another check (pid {first.pid}) is using {lab_host}; waiting for it to finish" in lines(
         err2, waiting=True
     )
-    assert "2 passed" in out1 and "2 cached" in out2  # the second trusted what the first recorded
-    for entry in (work / ".doclab" / "cache").rglob("*"):
-        if entry.is_file():
-            assert entry.suffix == ".json" and json.loads(entry.read_text())["status"] == "passed"
+    # the second trusted what the first recorded (quick.console may already be cached by an earlier test)
+    assert "0 failed" in out1 and "2 cached" in out2

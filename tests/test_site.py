@@ -23,10 +23,10 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from doclab.compose import lab_facts
 from doclab.config import Settings
 from doclab.engine.session import Embed, VerificationSession
 from doclab.site.plugin import page_title
+from doclab.wiring import lab_facts
 from tests.helpers import FAILING, mini_project
 
 SUMMARY_RE = re.compile(r"doclab: (\d+) examples: (\d+) passed, (\d+) failed, (\d+) skipped, (\d+) cached in [\d.]+s")

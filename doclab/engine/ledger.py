@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import docker
 from docker.errors import APIError, NotFound
@@ -201,7 +202,7 @@ def cleanup_owned(
     api = client.api
     report = CleanupReport()
 
-    def attempt(what: str, action) -> None:
+    def attempt(what: str, action: Callable[[], object]) -> None:
         try:
             action()
             report.removed.append(what)
@@ -210,16 +211,24 @@ def cleanup_owned(
         except APIError as error:
             report.problems.append(f"{what}: {error.explanation or error}")
 
+    def name(inspect: Callable[[str], dict[str, Any]], ident: str) -> str:
+        """What the example called it, for the reaper's message."""
+        try:
+            return inspect(ident)["Name"].lstrip("/") or ident[:12]
+        except (APIError, KeyError):
+            return ident[:12]
+
     for container in owned.get("container", []):
-        attempt(f"container {container[:12]}", lambda c=container: api.remove_container(c, force=True, v=True))
+        label = f"container {name(api.inspect_container, container)}"
+        attempt(label, partial(api.remove_container, container, force=True, v=True))
     for network in owned.get("network", []):
-        attempt(f"network {network[:12]}", lambda n=network: api.remove_network(n))
+        attempt(f"network {name(api.inspect_network, network)}", partial(api.remove_network, network))
     for volume in owned.get("volume", []):
-        attempt(f"volume {volume[:24]}", lambda v=volume: api.remove_volume(v, force=True))
+        attempt(f"volume {volume[:24]}", partial(api.remove_volume, volume, force=True))
     old_tags = before.tags() if before else {}
     for tag in owned.get("tag", []):
         if tag not in old_tags:
-            attempt(f"tag {tag}", lambda t=tag: api.remove_image(t))
+            attempt(f"tag {tag}", partial(api.remove_image, tag))
     if before is not None:
         for _ in range(5):  # children before parents
             fresh = [i for i in api.images(all=True) if i["Id"] not in before.images]
@@ -231,7 +240,7 @@ def cleanup_owned(
                     continue  # a base image pulled from the mirror may stay
                 attempt(
                     f"image {tags[0] if tags else image['Id'][7:19]}",
-                    lambda i=image["Id"]: api.remove_image(i, force=True),
+                    partial(api.remove_image, image["Id"], force=True),
                 )
         report.problems = [p for p in report.problems if not p.startswith("image ")]
         restore_tags(client, before, restorable, report)

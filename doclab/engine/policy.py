@@ -13,11 +13,13 @@ import contextlib
 import os
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 import docker
+from docker.types.daemon import CancellableStream
 
 from doclab.engine.subcommands import shell_tokens
 
@@ -121,7 +123,7 @@ def scan_python(source: str) -> list[Violation]:
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.keyword) and isinstance(node.value, ast.Constant):
-            rule = _SDK_KEYWORDS.get((node.arg, node.value.value))
+            rule = _SDK_KEYWORDS.get((node.arg or "", node.value.value))
             if rule:
                 found.append(Violation(rule[0], rule[1], node.value.lineno))
         if isinstance(node, ast.keyword) and node.arg == "devices":
@@ -164,15 +166,15 @@ class CreateWatcher:
         workdir: Path,
         allow: tuple[str, ...],
         docker_socket: str | None,
-        on_violation,
-    ):
+        on_violation: Callable[[Violation], None],
+    ) -> None:
         self.client = client
         self.workdir = workdir
         self.allow = set(allow)
         self.docker_socket = docker_socket
         self.on_violation = on_violation
         self.violations: list[Violation] = []
-        self._stream = None
+        self._stream: CancellableStream[dict[str, Any]] | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
 
@@ -184,6 +186,7 @@ class CreateWatcher:
         return self
 
     def _follow(self) -> None:
+        assert self._stream is not None  # __enter__ opened it
         try:
             for event in self._stream:
                 container_id = event.get("id") or event.get("Actor", {}).get("ID")
@@ -208,7 +211,7 @@ class CreateWatcher:
         except Exception:  # noqa: BLE001 -- the stream is closed (any error) when the example ends
             return
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self._stream is not None:
             self._stream.close()
         if self._thread is not None:

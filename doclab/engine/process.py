@@ -240,11 +240,13 @@ class ExampleProcess:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        output = self._proc.stdout
+        assert output is not None  # stdout=PIPE
         chunks: list[bytes] = []
         size = 0
         timed_out = capped = False
         selector = selectors.DefaultSelector()
-        selector.register(self._proc.stdout, selectors.EVENT_READ)
+        selector.register(output, selectors.EVENT_READ)
         deadline = started + self.timeout
         try:
             while True:
@@ -257,7 +259,7 @@ class ExampleProcess:
                     if self._proc.poll() is not None and self.confinement:
                         break  # bwrap is gone: so is everything that could still write
                     continue
-                data = os.read(self._proc.stdout.fileno(), 65536)
+                data = os.read(output.fileno(), 65536)
                 if not data:
                     break
                 if size + len(data) > self.cap:
@@ -278,7 +280,7 @@ class ExampleProcess:
         finally:
             selector.close()
             self._kill()
-            self._proc.stdout.close()
+            output.close()
             returncode = self._proc.wait()
         return ProcessOutcome(
             output=b"".join(chunks).decode("utf-8", errors="replace"),

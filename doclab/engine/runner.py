@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+import docker
 import requests
 from docker.errors import APIError, DockerException, ImageNotFound
 
@@ -26,7 +27,7 @@ from doclab.engine.cache import ResultCache, cache_key
 from doclab.engine.daemons import DaemonContext, connect, daemon_alive, probe, registry_answers, short_reason
 from doclab.engine.example import Example, discover_roots, load_example
 from doclab.engine.facts import LabFacts
-from doclab.engine.ledger import CleanupReport, Journal, Snapshot, cleanup
+from doclab.engine.ledger import CleanupReport, Journal, SandboxHooks, Snapshot, cleanup
 from doclab.engine.lock import DaemonLock
 from doclab.engine.outcome import Outcome
 from doclab.engine.process import (
@@ -199,22 +200,27 @@ class Checker:
         """The example user on a lab daemon with the lab's plugin; None for any other daemon."""
         return self.facts.sandbox.example_uid(host) if self.facts.sandbox is not None else None
 
-    def _connect(self, host: str):
+    def _session_hooks(self, host: str) -> SandboxHooks | None:
+        """The lab plugin's hooks when `host` is a daemon it guards (then examples run as its example user)."""
+        hooks = self.facts.sandbox
+        return hooks if hooks is not None and hooks.example_uid(host) is not None else None
+
+    def _connect(self, host: str) -> docker.DockerClient:
         """The checker's client: on a lab daemon its requests carry the token that tells them from an example's."""
         client = connect(host)
-        if self._uid(host) is not None:
-            client.api.headers.update(self.facts.sandbox.admin_headers())
+        if (hooks := self._session_hooks(host)) is not None:
+            client.api.headers.update(hooks.admin_headers())
         return client
 
-    def _scratch_registry(self, contexts: list[DaemonContext]):
+    def _scratch_registry(self, contexts: list[DaemonContext]) -> contextlib.AbstractContextManager[object]:
         hooks = self.facts.sandbox
         if hooks is None or not any(self._uid(c.docker_host) is not None for c in contexts):
             return contextlib.nullcontext()
         return hooks.scratch_registry()
 
     def _reap(self, context: DaemonContext) -> list[str]:
-        hooks = self.facts.sandbox
-        if self._uid(context.docker_host) is not None:  # only what the dead run's ledger names, never later things
+        hooks = self._session_hooks(context.docker_host)
+        if hooks is not None:  # only what the dead run's ledger names, never later things
             example = hooks.session_of_dead_run(context.docker_host)
             if example is None:
                 return []
@@ -399,7 +405,8 @@ class Checker:
     ) -> tuple[object, list[policy.Violation], CleanupReport | None, float]:
         prepared = pending.prepared
         example = prepared.example
-        host, hooks = context.docker_host, self.facts.sandbox
+        host = context.docker_host
+        hooks = self._session_hooks(host)
         uid = self._uid(host)  # on a lab daemon: its plugin decides every request and keeps the ledger
         scratch = ledger.new_scratch(self.facts.state_dir)  # never /tmp
         workdir, home = scratch / "work", scratch / "home"
@@ -411,7 +418,7 @@ class Checker:
             workdir.mkdir()
         journal = Journal(self.facts.state_dir / "journal", host)
         before = Snapshot.take(context.client)
-        if uid is not None:
+        if hooks is not None:
             ledger.open_session(hooks, host, scratch, prepared.rel, before, self._restorable)
         else:
             journal.begin(prepared.rel, before)
@@ -446,7 +453,7 @@ class Checker:
             try:
                 if daemon_alive(context):
                     cleaned: CleanupReport | None
-                    if uid is not None:
+                    if hooks is not None:
                         cleaned = ledger.close_session(hooks, host, context.client, before, self._restorable)
                     else:
                         cleaned = cleanup(context.client, before, self._restorable)

@@ -16,7 +16,7 @@ import psutil
 import requests
 
 from doclab.errors import DoclabError
-from doclab.lab import authz, dockerbin, network, processes, registry
+from doclab.lab import authz, dockerbin, network, pids, registry
 from doclab.lab.paths import DaemonPaths
 from doclab.retry import wait_until
 
@@ -64,8 +64,8 @@ def config(daemon: DaemonPaths, chain: dockerbin.Toolchain) -> dict:
 
 def pid(daemon: DaemonPaths) -> int | None:
     """The pid of this lab daemon if it is alive and really is our dockerd."""
-    found = processes.read_pidfile(daemon.pidfile)
-    if found and processes.is_alive(found) and str(daemon.config_file) in processes.cmdline(found):
+    found = pids.read_pidfile(daemon.pidfile)
+    if found and pids.is_alive(found) and str(daemon.config_file) in pids.cmdline(found):
         return found
     return None
 
@@ -173,24 +173,24 @@ def _clear_stale(daemon: DaemonPaths) -> None:
     # dockerd waits forever for a containerd whose pid is still a zombie (hosts whose
     # pid 1 does not reap orphans), so a dead containerd's pidfile has to go.
     containerd_pidfile = daemon.exec_root / "containerd" / "containerd.pid"
-    containerd = processes.read_pidfile(containerd_pidfile)
-    if containerd is None or not processes.is_alive(containerd):
+    containerd = pids.read_pidfile(containerd_pidfile)
+    if containerd is None or not pids.is_alive(containerd):
         containerd_pidfile.unlink(missing_ok=True)
 
 
 def _kill_leftovers(daemon: DaemonPaths) -> None:
     # containerd and the shims name the exec-root or the namespace on their command
     # line; docker-proxy names the container address, which lies in our subnets.
-    own = processes.pids_whose_cmdline_contains(str(daemon.exec_root), f"-namespace {daemon.namespace} ")
-    own += [p for p in processes.pids_whose_cmdline_contains("docker-proxy") if _proxy_is_ours(p, daemon)]
+    own = pids.pids_whose_cmdline_contains(str(daemon.exec_root), f"-namespace {daemon.namespace} ")
+    own += [p for p in pids.pids_whose_cmdline_contains("docker-proxy") if _proxy_is_ours(p, daemon)]
     own += _cgroup_pids(daemon)
-    processes.terminate(sorted(set(own)), timeout=5)
+    pids.terminate(sorted(set(own)), timeout=5)
 
 
 def _proxy_is_ours(pid: int, daemon: DaemonPaths) -> bool:
     import ipaddress
 
-    args = processes.cmdline(pid)
+    args = pids.cmdline(pid)
     if "-container-ip" not in args:
         return False
     try:
@@ -231,7 +231,7 @@ def stop(daemon: DaemonPaths) -> None:
         except (docker.errors.DockerException, requests.RequestException):
             pass
     if found:
-        processes.terminate([found], timeout=20)
+        pids.terminate([found], timeout=20)
     _kill_leftovers(daemon)
     authz.stop(daemon)
     unmount_under(daemon.exec_root)

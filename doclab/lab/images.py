@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
@@ -79,7 +78,9 @@ def selected_recipes(wanted_names: tuple[str, ...] = ()) -> list[Recipe]:
 
 
 def wanted_images() -> tuple[str, ...]:
-    return tuple(name.strip() for name in os.environ.get("DOCLAB_IMAGES", "").split(",") if name.strip())
+    from doclab.config import Settings
+
+    return Settings.from_env().images
 
 
 def recipe_hash(recipe: Recipe, parent_hash: str, inputs: str) -> str:

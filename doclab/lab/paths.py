@@ -1,57 +1,42 @@
 """Where the lab keeps things, and how a lab instance is told apart from another.
 
-A lab instance is chosen by environment variables, so tests can run a second,
-throw-away lab beside the main one:
-
-- DOCLAB_STATE          persistent state (data-roots, registry storage, images.json); default /var/lib/doclab
-- DOCLAB_RUN            runtime files (sockets, pidfiles, exec-roots); default /run/doclab
-- DOCLAB_INDEX          first network index of this instance (bridge doclab<k>, pool 10.<211+k>.0.0/16); default 0
-- DOCLAB_REGISTRY_PORT  port of the registry mirror on 127.0.0.1; default 4000, so that examples find
-                        the scratch registry (the mirror's port + 1000) at the 127.0.0.1:5000 the pages show
-- DOCLAB_IMAGES         comma-separated recipes to seed (default: all of them)
+A lab instance is chosen by its settings (DOCLAB_STATE, DOCLAB_RUN, DOCLAB_INDEX, DOCLAB_REGISTRY_PORT,
+DOCLAB_IMAGES: doclab/config.py, tabled in CONTRIBUTING "Settings"), so tests can run a second,
+throw-away lab beside the main one.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from doclab.config import Settings
 from doclab.errors import DoclabError
 
-# Runtime paths stay short on purpose: containerd puts shim sockets under the
-# exec-root and unix socket paths are limited to ~100 characters.
-DEFAULT_STATE = "/var/lib/doclab"
-DEFAULT_RUN = "/run/doclab"
 BRIDGE_NET = "10.210.{k}.0/24"  # the default bridge of daemon k
 POOL_NET = "10.{octet}.0.0/16"  # user-defined networks of daemon k, octet = 211 + k
 MAX_INDEX = 255 - 211
 
 
+# The instance's variables are read, and a malformed one named in one line, by doclab.config.
+
+
 def state_dir() -> Path:
-    return Path(os.environ.get("DOCLAB_STATE") or DEFAULT_STATE)
+    return Settings.from_env().state
 
 
 def run_dir() -> Path:
-    return Path(os.environ.get("DOCLAB_RUN") or DEFAULT_RUN)
+    # Short on purpose (/run/doclab by default): containerd puts shim sockets under the exec-root, and
+    # unix socket paths are limited to ~100 characters.
+    return Settings.from_env().run
 
 
 def index_base() -> int:
-    return _int_env("DOCLAB_INDEX", 0)
+    return Settings.from_env().index
 
 
 def registry_port() -> int:
-    return _int_env("DOCLAB_REGISTRY_PORT", 4000)
-
-
-def _int_env(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if not raw:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise DoclabError(f"{name}={raw!r} is not a number") from None
+    return Settings.from_env().registry_port
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import urllib.request
 from pathlib import Path
 
 from doclab.errors import DoclabError
-from doclab.lab import dockerbin, paths, processes
+from doclab.lab import dockerbin, paths, pids
 from doclab.retry import wait_until
 
 MANIFEST_TYPES = (
@@ -57,8 +57,8 @@ def log_file() -> Path:
 
 def our_pid() -> int | None:
     """The pid of this instance's registry process, if it is alive."""
-    pid = processes.read_pidfile(pidfile())
-    if pid and processes.is_alive(pid) and str(config_file()) in processes.cmdline(pid):
+    pid = pids.read_pidfile(pidfile())
+    if pid and pids.is_alive(pid) and str(config_file()) in pids.cmdline(pid):
         return pid
     return None
 
@@ -88,7 +88,7 @@ def _port_is_free() -> bool:
 def check_port() -> None:
     """The registry's port must be ours or free: said before anything long runs, not after."""
     if our_pid() is None and not _port_is_free():
-        owner = processes.who_listens(paths.registry_port()) or "another process"
+        owner = pids.who_listens(paths.registry_port()) or "another process"
         raise DoclabError(
             f"port {paths.registry_port()} on 127.0.0.1 is in use by {owner}, not by the lab registry; "
             "stop it or set DOCLAB_REGISTRY_PORT"
@@ -100,7 +100,7 @@ def ensure_running() -> None:
         return
     stale = our_pid()
     if stale:  # alive but not answering: a hung registry of ours
-        processes.terminate([stale], timeout=5)
+        pids.terminate([stale], timeout=5)
     pidfile().unlink(missing_ok=True)
     check_port()
     program = dockerbin.toolchain().program("docker-registry")
@@ -139,7 +139,7 @@ def _log_tail() -> str:
 def stop() -> None:
     pid = our_pid()
     if pid:
-        processes.terminate([pid], timeout=10)
+        pids.terminate([pid], timeout=10)
     pidfile().unlink(missing_ok=True)
 
 

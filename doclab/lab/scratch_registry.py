@@ -18,11 +18,12 @@ import shutil
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
 from http import HTTPStatus
 from pathlib import Path
 
 from doclab.errors import DoclabError
-from doclab.lab import paths, processes
+from doclab.lab import paths, pids
 
 EXAMPLE_UIDS = "60000-60255"  # authz.example_uid(): EXAMPLE_UID_BASE + daemon index
 
@@ -78,8 +79,8 @@ def _program() -> str:
 
 
 def _pid() -> int | None:
-    found = processes.read_pidfile(_pidfile())
-    if found and processes.is_alive(found) and str(home()) in " ".join(processes.cmdline(found)):
+    found = pids.read_pidfile(_pidfile())
+    if found and pids.is_alive(found) and str(home()) in " ".join(pids.cmdline(found)):
         return found
     return None
 
@@ -100,15 +101,15 @@ def start(mirror_data: Path) -> bool:
     """Starts an empty scratch registry over the mirror's storage, owned by this process. Returns False when
     a live check already runs one (it is shared, and its owner wipes it); one left by a check that was killed
     is wiped and replaced."""
-    owner = processes.read_pidfile(_owner_file())
-    if _pid() and answers() and owner and owner != os.getpid() and processes.is_alive(owner):
+    owner = pids.read_pidfile(_owner_file())
+    if _pid() and answers() and owner and owner != os.getpid() and pids.is_alive(owner):
         return False
     stop()
     program = _program()
-    owner = processes.who_listens(port())
-    if owner is not None:  # never push an example's images into somebody else's registry
+    listener = pids.who_listens(port())
+    if listener is not None:  # never push an example's images into somebody else's registry
         raise DoclabError(
-            f"port {port()} on 127.0.0.1 is in use by {owner}, not by the lab's scratch registry: "
+            f"port {port()} on 127.0.0.1 is in use by {listener}, not by the lab's scratch registry: "
             "stop it or set DOCLAB_SCRATCH_REGISTRY_PORT"
         )
     merged, upper, work = home() / "merged", home() / "upper", home() / "work"
@@ -148,7 +149,7 @@ def start(mirror_data: Path) -> bool:
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise DoclabError(f"the scratch registry exited ({process.returncode}): see {home() / 'registry.log'}")
-        if answers() and processes.who_listens(port()) is not None and _pid() == process.pid:
+        if answers() and pids.who_listens(port()) is not None and _pid() == process.pid:
             return True
         time.sleep(0.05)
     raise DoclabError(f"the scratch registry did not answer on {address()}")
@@ -156,8 +157,8 @@ def start(mirror_data: Path) -> bool:
 
 def reap() -> bool:
     """Stops and wipes a scratch registry whose check was killed. Returns True when there was one."""
-    owner = processes.read_pidfile(_owner_file())
-    if _pid() is None or (owner and owner != os.getpid() and processes.is_alive(owner)):
+    owner = pids.read_pidfile(_owner_file())
+    if _pid() is None or (owner and owner != os.getpid() and pids.is_alive(owner)):
         return False
     stop()
     return True
@@ -167,7 +168,7 @@ def stop() -> None:
     """Stops it and throws away everything pushed to it."""
     found = _pid()
     if found:
-        processes.terminate([found], timeout=5)
+        pids.terminate([found], timeout=5)
     _pidfile().unlink(missing_ok=True)
     _owner_file().unlink(missing_ok=True)
     merged = home() / "merged"
@@ -192,7 +193,7 @@ def protect_mirror() -> None:
 
 
 @contextlib.contextmanager
-def during_check():
+def during_check() -> Iterator[str]:
     """The scratch registry for one check: started (empty) unless one runs, stopped and wiped after."""
     started = start(paths.registry_home() / "data")
     try:

@@ -32,7 +32,6 @@ from mkdocs.plugins import BasePlugin, event_priority
 from mkdocs.structure.files import Files
 from mkdocs.structure.pages import Page
 
-from doclab.compose import lab_facts
 from doclab.config import Settings
 from doclab.engine.embeds import Include, render_page, resolve_snippet, scan_page, snippets_extension_error
 from doclab.engine.example import load_example
@@ -42,6 +41,7 @@ from doclab.errors import DoclabError
 from doclab.site.config import PLACEHOLDER, DoclabConfig
 from doclab.site.copy import add_copy_attributes
 from doclab.site.text import Texts
+from doclab.wiring import lab_facts
 
 log = logging.getLogger("mkdocs.plugins.doclab")
 

@@ -13,18 +13,23 @@ import time
 from pathlib import Path
 
 from doclab.errors import DoclabError
-from doclab.lab import processes
+from doclab.lab import pids
 from doclab.lab.authz import session as store
 from doclab.lab.authz.session import Session, admin_headers
-from doclab.lab.paths import DaemonPaths, known_workers
+from doclab.lab.paths import DaemonPaths, known_workers, state_dir
 
 PLUGINS_DIR = Path("/run/docker/plugins")  # where dockerd discovers legacy plugins by name
 START_TIMEOUT = 15
 
 
 def plugin_name(daemon: DaemonPaths) -> str:
-    """Unique per lab instance and daemon, so parallel labs never share a plugin."""
-    return f"doclab-authz-{daemon.index}"
+    """Unique per lab instance and daemon, so parallel labs never share a plugin: the daemon's index, and the
+    instance's state folder (two instances given the same DOCLAB_INDEX would otherwise ask one plugin, which
+    judges by its own session)."""
+    import hashlib
+
+    instance = hashlib.sha1(str(state_dir().resolve()).encode()).hexdigest()[:8]
+    return f"doclab-authz-{daemon.index}-{instance}"
 
 
 def socket_path(daemon: DaemonPaths) -> Path:
@@ -67,8 +72,8 @@ def daemon_config(daemon: DaemonPaths) -> dict:
 
 
 def _pid(daemon: DaemonPaths) -> int | None:
-    found = processes.read_pidfile(pidfile(daemon))
-    if found and processes.is_alive(found) and "doclab.lab.authz.server" in " ".join(processes.cmdline(found)):
+    found = pids.read_pidfile(pidfile(daemon))
+    if found and pids.is_alive(found) and "doclab.lab.authz.server" in " ".join(pids.cmdline(found)):
         return found
     return None
 
@@ -138,7 +143,7 @@ def _env(repo: str) -> dict[str, str]:
 def _stop_plugin(daemon: DaemonPaths) -> None:
     found = _pid(daemon)
     if found:
-        processes.terminate([found], timeout=5)
+        pids.terminate([found], timeout=5)
     pidfile(daemon).unlink(missing_ok=True)
     socket_path(daemon).unlink(missing_ok=True)
 
@@ -163,7 +168,7 @@ def daemon_for_host(docker_host: str) -> DaemonPaths | None:
     return None
 
 
-# -- the same, by DOCKER_HOST: what the CLI hands the checker (doclab/compose.py) ---------------------------
+# -- the same, by DOCKER_HOST: what the CLI hands the checker (doclab/wiring.py) ---------------------------
 def example_uid_for(docker_host: str) -> int | None:
     daemon = daemon_for_host(docker_host)
     return example_uid(daemon) if daemon is not None else None
@@ -204,7 +209,7 @@ def dead_session_for(docker_host: str) -> str | None:
 
     daemon = daemon_for_host(docker_host)
     current = current_session(daemon) if daemon is not None else None
-    if current is None or current.pid == os.getpid() or processes.is_alive(current.pid):
+    if current is None or current.pid == os.getpid() or pids.is_alive(current.pid):
         return None
     return current.example
 

@@ -86,7 +86,10 @@ def ensure(daemon: DaemonPaths) -> None:
 
 def remove(daemon: DaemonPaths) -> None:
     """Empty cgroups only (rmdir refuses a busy one): called after dockerd and its containers are gone."""
-    for folder in {path.parent for path in limit_files(daemon)} | set(example_cgroups(daemon).values()):
+    folders = {path.parent for path in limit_files(daemon)} | set(example_cgroups(daemon).values())
+    if not unified():  # dockerd made the parent in every other controller too
+        folders |= {controller / daemon.namespace for controller in CGROUP_ROOT.iterdir() if controller.is_dir()}
+    for folder in folders:
         for child in sorted(folder.glob("*/"), reverse=True) if folder.is_dir() else []:
             with contextlib.suppress(OSError):
                 os.rmdir(child)

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from http import HTTPStatus
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote
 
 
@@ -114,7 +114,7 @@ def parse(request: dict) -> Call:
     )
 
 
-def _strict_object(pairs):
+def _strict_object(pairs: list[tuple[str, Any]]) -> _Object:
     seen = {}
     for key, value in pairs:
         folded = _fold(key)
@@ -133,12 +133,12 @@ def _fold(key: str) -> str:
 class _Object(dict):
     """A JSON object keyed by folded names, remembering how each was written."""
 
-    def __init__(self, folded: dict, original: dict):
+    def __init__(self, folded: dict[str, Any], original: dict[str, str]) -> None:
         super().__init__(folded)
         self.original = original
 
 
-def field(obj, name: str, default=None):
+def field(obj: object, name: str, default: Any = None) -> Any:
     """A key read as Go reads it: case-insensitively (request bodies are folded by parse(); others are not)."""
     if not isinstance(obj, dict):
         return default
@@ -150,14 +150,14 @@ def field(obj, name: str, default=None):
     return default
 
 
-def keys(obj) -> list[tuple[str, str]]:
+def keys(obj: Any) -> list[tuple[str, str]]:
     """(folded, as written) of a JSON object."""
     if isinstance(obj, _Object):
         return [(k, obj.original[k]) for k in obj]
     return [(k.lower(), k) for k in (obj or {})]
 
 
-def zero(value) -> bool:
+def zero(value: object) -> bool:
     return value in (None, False, 0, "", [], {}) or (isinstance(value, dict) and not value)
 
 
@@ -271,7 +271,7 @@ def _needs_body(call: Call) -> dict:
     return call.body
 
 
-def _allow(call, world, match) -> Decision:
+def _allow(call: Call, world: World, match: re.Match[str]) -> Decision:
     return ALLOW
 
 
@@ -286,7 +286,7 @@ def _owned_container(world: World, ref: str, what: str) -> dict | None:
     return info
 
 
-def _container_owned(call, world, match) -> Decision:
+def _container_owned(call: Call, world: World, match: re.Match[str]) -> Decision:
     verb = call.path.rsplit("/", 1)[-1] if call.method != "DELETE" else "remove"
     if call.method == "PUT":
         verb = "write into"
@@ -298,7 +298,7 @@ def _container_owned(call, world, match) -> Decision:
     return ALLOW
 
 
-def _container_create(call, world, match) -> Decision:
+def _container_create(call: Call, world: World, match: re.Match[str]) -> Decision:
     body = _needs_body(call)
     host = field(body, "HostConfig") or {}
     if not isinstance(host, dict):
@@ -314,7 +314,7 @@ def _container_create(call, world, match) -> Decision:
     return ALLOW
 
 
-def _container_start(call, world, match) -> Decision:
+def _container_start(call: Call, world: World, match: re.Match[str]) -> Decision:
     info = _owned_container(world, match["id"], "start")
     if info is None:
         return ALLOW
@@ -327,7 +327,7 @@ def _container_start(call, world, match) -> Decision:
     return ALLOW
 
 
-def _folded(obj):
+def _folded(obj: Any) -> Any:
     if isinstance(obj, dict):
         return _Object({k.lower(): _folded(v) for k, v in obj.items()}, {k.lower(): k for k in obj})
     if isinstance(obj, list):
@@ -486,7 +486,7 @@ def _check_volumes(host: dict, world: World) -> None:
 
 
 # exec ------------------------------------------------------------------------------------------------
-def _exec_create(call, world, match) -> Decision:
+def _exec_create(call: Call, world: World, match: re.Match[str]) -> Decision:
     body = _needs_body(call)
     _check_fields(body, EXEC_FIELDS, "exec")
     if field(body, "Privileged"):
@@ -495,14 +495,14 @@ def _exec_create(call, world, match) -> Decision:
     return ALLOW
 
 
-def _exec_owned(call, world, match) -> Decision:
+def _exec_owned(call: Call, world: World, match: re.Match[str]) -> Decision:
     if not world.owns_exec(match["id"]):
         raise Refused("not-yours", "start an exec the example did not create")
     return ALLOW
 
 
 # prune -----------------------------------------------------------------------------------------------
-def _prune(call, world, match) -> Decision:
+def _prune(call: Call, world: World, match: re.Match[str]) -> Decision:
     kind = call.path.strip("/").split("/")[0]
     foreign = world.prune_candidates(kind, call)
     if foreign:
@@ -513,7 +513,7 @@ def _prune(call, world, match) -> Decision:
 
 
 # build and images ------------------------------------------------------------------------------------
-def _build(call, world, match) -> Decision:
+def _build(call: Call, world: World, match: re.Match[str]) -> Decision:
     for name, values in call.query.items():
         if name.lower() not in BUILD_PARAMS and any(values):
             raise Refused("build", f"build option {name} is not on the lab's allow-list")
@@ -528,7 +528,7 @@ def _build(call, world, match) -> Decision:
     return ALLOW
 
 
-def _commit(call, world, match) -> Decision:
+def _commit(call: Call, world: World, match: re.Match[str]) -> Decision:
     # Committing reads a container, but pauses it unless asked not to: pausing is the owner's business.
     if call.param("pause").lower() not in ("0", "false"):
         _owned_container(world, call.param("container"), "pause (commit)")
@@ -538,7 +538,7 @@ def _commit(call, world, match) -> Decision:
     return ALLOW
 
 
-def _image_pull(call, world, match) -> Decision:
+def _image_pull(call: Call, world: World, match: re.Match[str]) -> Decision:
     if call.param("fromSrc") not in ("", "-"):
         raise Refused("image", "docker import from a URL may not be used")
     ref = _pulled_ref(call)
@@ -556,13 +556,13 @@ def _pulled_ref(call: Call) -> str:
     return _normalize_ref(f"{image}:{tag}" if tag and ":" not in image.rsplit("/", 1)[-1] else image)
 
 
-def _image_tag(call, world, match) -> Decision:
+def _image_tag(call: Call, world: World, match: re.Match[str]) -> Decision:
     repo = call.param("repo")
     _check_tag_write(_normalize_ref(f"{repo}:{call.param('tag') or 'latest'}"), world)
     return ALLOW
 
 
-def _image_push(call, world, match) -> Decision:
+def _image_push(call: Call, world: World, match: re.Match[str]) -> Decision:
     registry = _registry_of(match["id"])
     if registry == world.mirror:
         raise Refused("registry", f"push to the lab mirror {world.mirror}: the mirror is read-only to examples")
@@ -576,7 +576,7 @@ def _image_push(call, world, match) -> Decision:
     return ALLOW
 
 
-def _image_delete(call, world, match) -> Decision:
+def _image_delete(call: Call, world: World, match: re.Match[str]) -> Decision:
     ref = match["id"]
     image_id = world.image_id(ref)
     if image_id is None:
@@ -612,7 +612,7 @@ def _normalize_ref(ref: str) -> str:
 
 
 # volumes and networks --------------------------------------------------------------------------------
-def _volume_create(call, world, match) -> Decision:
+def _volume_create(call: Call, world: World, match: re.Match[str]) -> Decision:
     body = _needs_body(call)
     if str(field(body, "Driver") or "") not in ("", "local") or not zero(field(body, "DriverOpts")):
         raise Refused("volume-options", "volumes may not carry driver options")
@@ -623,14 +623,14 @@ def _volume_create(call, world, match) -> Decision:
     return ALLOW
 
 
-def _volume_owned(call, world, match) -> Decision:
+def _volume_owned(call: Call, world: World, match: re.Match[str]) -> Decision:
     name = match["id"]
     if world.volume_exists(name) and not world.owns_volume(name):
         raise Refused("not-yours", f"remove volume {name}: the example did not create it")
     return ALLOW
 
 
-def _network_create(call, world, match) -> Decision:
+def _network_create(call: Call, world: World, match: re.Match[str]) -> Decision:
     body = _needs_body(call)
     _check_fields(
         body,
@@ -663,14 +663,14 @@ def _network_create(call, world, match) -> Decision:
     return ALLOW
 
 
-def _network_owned(call, world, match) -> Decision:
+def _network_owned(call: Call, world: World, match: re.Match[str]) -> Decision:
     info = world.network(match["id"])
     if info is not None and not world.owns_network(info["Id"]):
         raise Refused("not-yours", f"remove network {info.get('Name')}: the example did not create it")
     return ALLOW
 
 
-def _network_connect(call, world, match) -> Decision:
+def _network_connect(call: Call, world: World, match: re.Match[str]) -> Decision:
     body = _needs_body(call)
     container = str(field(body, "Container") or "")
     verb = call.path.rsplit("/", 1)[-1]

@@ -21,6 +21,7 @@ import threading
 import traceback
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import Any
 
 from doclab.lab.authz import limits, rules
 from doclab.lab.authz import session as store
@@ -135,7 +136,7 @@ def _alive(pid: int) -> bool:
 class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
 
-    def handle_error(self, request, client_address) -> None:
+    def handle_error(self, request: Any, client_address: Any) -> None:
         if not isinstance(sys.exc_info()[1], ConnectionError):  # a prober that hung up is no error
             super().handle_error(request, client_address)
 
@@ -146,7 +147,7 @@ def serve(daemon: DaemonPaths, socket_path: Path, mirror: str) -> None:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, *_args) -> None:  # dockerd's own log says what was denied
+        def log_message(self, *_args: object) -> None:  # dockerd's own log says what was denied
             return
 
         def address_string(self) -> str:
@@ -159,6 +160,7 @@ def serve(daemon: DaemonPaths, socket_path: Path, mirror: str) -> None:
                 request = json.loads(payload) if payload else {}
             except ValueError:
                 request = {}
+            answer: dict[str, Any]
             if self.path == "/Plugin.Activate":
                 answer = {"Implements": ["authz"]}
             elif self.path == "/AuthZPlugin.AuthZReq":

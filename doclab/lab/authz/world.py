@@ -10,6 +10,7 @@ import json
 import os
 import socket
 from http import HTTPStatus
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from doclab.lab.authz import session as store
@@ -34,7 +35,7 @@ class DaemonAPI:
     def __init__(self, daemon: DaemonPaths):
         self.socket = str(daemon.socket)
 
-    def get(self, path: str, params: dict | None = None):
+    def get(self, path: str, params: dict[str, str] | None = None) -> Any:
         conn = _UnixConnection(self.socket)
         try:
             url = path + ("?" + urlencode(params) if params else "")
@@ -64,7 +65,7 @@ class DaemonWorld:
     def _has(self, kind: str, ident: str) -> bool:
         return ident in self._owned.get(kind, [])
 
-    def container(self, ref: str):
+    def container(self, ref: str) -> dict[str, Any] | None:
         return self.api.get(f"/containers/{quote(ref, safe='')}/json")
 
     def owns_container(self, container_id: str) -> bool:
@@ -80,13 +81,13 @@ class DaemonWorld:
     def owns_volume(self, name: str) -> bool:
         return self._has("volume", name)
 
-    def network(self, ref: str):
+    def network(self, ref: str) -> dict[str, Any] | None:
         return self.api.get(f"/networks/{quote(ref, safe='')}")
 
     def owns_network(self, network_id: str) -> bool:
         return self._has("network", network_id)
 
-    def image_id(self, ref: str):
+    def image_id(self, ref: str) -> str | None:
         info = self.api.get(f"/images/{quote(ref, safe='')}/json")
         return info["Id"] if info else None
 
