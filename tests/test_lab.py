@@ -449,3 +449,29 @@ def test_foreign_things_on_the_playground_change_no_verdict(main_lab, tmp_path):
         volume.remove(force=True)
         network.remove()
         main_lab.images.remove("someone/busybox:mine", noprune=True)
+
+
+def test_dead_plugin_sockets_are_swept_and_live_ones_kept():
+    """A socket left by a killed lab's plugin made every `GET /volumes` of every lab daemon wait 15 s
+    (dockerd asks each plugin socket whether it is a volume driver): `up` removes doclab's dead ones."""
+    from doclab.lab import authz
+
+    authz.PLUGINS_DIR.mkdir(parents=True, exist_ok=True)
+    dead_path = authz.PLUGINS_DIR / f"doclab-authz-test-dead-{os.getpid()}.sock"
+    live_path = authz.PLUGINS_DIR / f"doclab-authz-test-live-{os.getpid()}.sock"
+    foreign_path = authz.PLUGINS_DIR / f"someone-else-{os.getpid()}.sock"
+    dead, live, foreign = (socket.socket(socket.AF_UNIX) for _ in range(3))
+    try:
+        for sock, path in ((dead, dead_path), (live, live_path), (foreign, foreign_path)):
+            sock.bind(str(path))
+        live.listen()
+        dead.close()  # the file stays, nobody listens: what a killed plugin leaves
+        foreign.close()
+        removed = authz.sweep_dead_sockets()
+        assert dead_path.name in removed and not dead_path.exists()
+        assert live_path.exists() and live_path.name not in removed
+        assert foreign_path.exists()  # not doclab's: not ours to remove
+    finally:
+        live.close()
+        for path in (dead_path, live_path, foreign_path):
+            path.unlink(missing_ok=True)

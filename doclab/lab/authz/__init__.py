@@ -100,6 +100,7 @@ def ensure_running(daemon: DaemonPaths) -> bool:
     disk.ensure_mounted(daemon)
     limits.ensure(daemon)
     scratch_registry.protect_mirror()
+    sweep_dead_sockets()
     if _pid(daemon) and answers(daemon):
         return False
     _stop_plugin(daemon)
@@ -128,6 +129,27 @@ def ensure_running(daemon: DaemonPaths) -> bool:
             return True
         time.sleep(0.05)
     raise DoclabError(f"the authorization plugin of lab daemon {daemon.worker} did not answer: see {log_file(daemon)}")
+
+
+def sweep_dead_sockets() -> list[str]:
+    """Removes the sockets of doclab plugins whose server is gone (a killed lab, a machine whose session
+    ended). dockerd asks every plugin socket it finds whether it is a volume driver on each `GET /volumes`,
+    and a socket nobody listens on costs that request 15 s of retries: every example's `docker volume ls`
+    and every snapshot of the ledger. Only doclab's own names are touched; a live plugin answers and stays."""
+    removed = []
+    for candidate in sorted(PLUGINS_DIR.glob("doclab-authz-*.sock")):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            probe.settimeout(1)
+            try:
+                probe.connect(str(candidate))
+                continue
+            except (ConnectionRefusedError, FileNotFoundError):
+                pass
+            except OSError:
+                continue  # busy or slow, not dead: leave it
+        candidate.unlink(missing_ok=True)
+        removed.append(candidate.name)
+    return removed
 
 
 def _env(repo: str) -> dict[str, str]:
