@@ -2,7 +2,9 @@
 import docker
 
 client = docker.from_env()
-container = client.containers.run("busybox", ["sh", "-c", "echo working; exit 3"], detach=True)
+container = client.containers.run(
+    "busybox", ["sh", "-c", "echo working; exit 3"], detach=True
+)
 try:
     result = container.wait()  # blocks until the main process ends
     print(result["StatusCode"])

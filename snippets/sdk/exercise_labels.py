@@ -4,7 +4,9 @@ import docker
 client = docker.from_env()
 labels = {"course": "docker-notes"}
 started = [
-    client.containers.run("busybox", "sleep 300", detach=True, name=f"sdk-ex-{n}", labels=labels)
+    client.containers.run(
+        "busybox", "sleep 300", detach=True, name=f"sdk-ex-{n}", labels=labels
+    )
     for n in (1, 2)
 ]
 try:
