@@ -25,6 +25,7 @@ import docker
 from docker.errors import APIError, NotFound
 
 from doclab.engine.daemons import daemon_key
+from doclab.engine.process import pid_alive
 
 
 @dataclass
@@ -179,19 +180,9 @@ class Journal:
         except (ValueError, KeyError, TypeError):
             self.path.unlink(missing_ok=True)
             return None
-        if pid != os.getpid() and _alive(pid):
+        if pid != os.getpid() and pid_alive(pid):
             return None
         return record.get("example", "?"), before
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def cleanup_owned(
@@ -313,7 +304,7 @@ def new_scratch(state_dir: Path) -> Path:
     root.mkdir(parents=True, exist_ok=True, mode=0o711)
     for folder in root.glob("ex-*-*"):
         owner = folder.name.split("-")[1]
-        if owner.isdigit() and int(owner) != os.getpid() and not _alive(int(owner)):
+        if owner.isdigit() and int(owner) != os.getpid() and not pid_alive(int(owner)):
             shutil.rmtree(folder, ignore_errors=True)
     return Path(tempfile.mkdtemp(prefix=f"ex-{os.getpid()}-", dir=root))
 

@@ -23,6 +23,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
+
 OUTPUT_CAP = 1024 * 1024
 SAFE_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 SOCKET_INSIDE = "/run/docker.sock"  # also reachable as /var/run/docker.sock
@@ -141,7 +143,7 @@ def prepare_etc(root: Path) -> Path:
     in root/<pid>; the copies of checkers that are gone are removed."""
     root.mkdir(parents=True, exist_ok=True, mode=0o755)
     for old in root.iterdir():
-        if old.name.isdigit() and int(old.name) != os.getpid() and not _alive(int(old.name)):
+        if old.name.isdigit() and int(old.name) != os.getpid() and not pid_alive(int(old.name)):
             shutil.rmtree(old, ignore_errors=True)
     folder = root / str(os.getpid())
     fresh = root / f"{os.getpid()}.new"
@@ -158,14 +160,12 @@ def prepare_etc(root: Path) -> Path:
     return folder
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Is that process still running? A zombie counts as gone: it will never do anything again."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
         return False
-    except PermissionError:
-        return True
-    return True
 
 
 def sandbox_available() -> str | None:

@@ -23,6 +23,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
+from doclab.lab import pids
 from doclab.lab.authz import limits, rules
 from doclab.lab.authz import session as store
 from doclab.lab.authz.world import DaemonWorld
@@ -49,7 +50,7 @@ class Plugin:
         """The example running on this daemon. A session whose checker died is over: its sandbox died with
         it, and what a person does before the reaper runs must not be counted as the example's."""
         current = store.read_session(self.daemon)
-        if current is not None and current.pid and not _alive(current.pid):
+        if current is not None and current.pid and not pids.is_alive(current.pid):
             return None
         return current
 
@@ -121,16 +122,6 @@ class Plugin:
 
 def _is_start(call: rules.Call) -> bool:
     return call.method == "POST" and call.path.startswith("/containers/") and call.path.endswith("/start")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
