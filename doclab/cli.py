@@ -61,3 +61,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("doclab: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # noqa: BLE001 - a bug: one line for the user, the traceback kept for the report
+        saved = _save_traceback()
+        print(
+            f"doclab: internal error {type(error).__name__}: {error} (a bug in doclab: please report it with {saved})",
+            file=sys.stderr,
+        )
+        return 70  # EX_SOFTWARE
+
+
+def _save_traceback() -> str:
+    import tempfile
+    import traceback
+
+    with tempfile.NamedTemporaryFile("w", prefix="doclab-traceback-", suffix=".txt", delete=False) as handle:
+        traceback.print_exc(file=handle)
+    return handle.name

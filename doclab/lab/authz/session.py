@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import secrets
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -45,12 +46,16 @@ def token() -> str:
     except FileNotFoundError:
         pass
     value = secrets.token_hex(24)
-    fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(value)
-    with contextlib.suppress(FileExistsError):  # the first writer wins; a racing second one reads it
-        os.link(path.with_suffix(".tmp"), path)
-    path.with_suffix(".tmp").unlink(missing_ok=True)
+    # A temporary name of its own: the daemons of one `up` start in parallel threads, and a shared
+    # token.tmp let one thread unlink the file another was about to link.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="token.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(value)
+        with contextlib.suppress(FileExistsError):  # the first writer wins; a racing second one reads it
+            os.link(tmp, path)
+    finally:
+        os.unlink(tmp)
     return path.read_text().strip()
 
 

@@ -1,0 +1,27 @@
+"""The command line's error contract: a bug is one line too, with its traceback kept in a file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from doclab import cli
+from doclab.lab import commands
+
+
+def test_an_internal_error_is_one_line_and_keeps_the_traceback(monkeypatch, capsys):
+    def broken(_args):
+        raise FileNotFoundError(2, "No such file or directory", "/x/token.tmp")
+
+    monkeypatch.setattr(commands, "cmd_status", broken)
+    assert cli.main(["status"]) == 70
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith(
+        "doclab: internal error FileNotFoundError: [Errno 2] No such file or directory: '/x/token.tmp'"
+    )
+    saved = Path(err.rsplit("please report it with ", 1)[1].rstrip(")\n"))
+    try:
+        text = saved.read_text()
+        assert text.startswith("Traceback (most recent call last):") and "in broken" in text
+    finally:
+        saved.unlink()
