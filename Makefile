@@ -117,8 +117,10 @@ test: deps venv node lab
 	if [ $$rc -eq 5 ]; then echo "test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 # 15-25 min on 2 cores; writes bench/results.md and bench/results.json (see bench/README.md). Every figure
-# runs on a throw-away lab the benchmark brings up from empty state (that is figure 4b) and purges.
+# runs on a throw-away lab the benchmark brings up from empty state (that is figure 4b) and purges. That
+# lab takes the ports the pages print (4000, 5000), so your lab is stopped first (its state is kept).
 bench: deps venv
+	$(PY) -m doclab down
 	$(PY) -m bench
 
 # Opt-in: also check the external links of the built site (needs the internet).

@@ -16,6 +16,7 @@ from bench import build, labup, overhead, parallel, scale
 from bench.util import (
     BENCH_INDEX,
     BENCH_PORT,
+    BENCH_SCRATCH_PORT,
     PY,
     ROOT,
     Lab,
@@ -47,7 +48,13 @@ def parse(argv=None) -> argparse.Namespace:
         "figure and purged at the end; env: the lab your DOCLAB_* variables select, already up (no 4b)",
     )
     parser.add_argument("--index", type=int, default=BENCH_INDEX, help="the bench lab's first network index")
-    parser.add_argument("--port", type=int, default=BENCH_PORT, help="the bench lab's mirror port (+1: scratch)")
+    parser.add_argument("--port", type=int, default=BENCH_PORT, help="the bench lab's mirror (4000: as the pages)")
+    parser.add_argument(
+        "--scratch-port",
+        type=int,
+        default=BENCH_SCRATCH_PORT,
+        help="the bench lab's scratch registry (5000: the port the pages push to)",
+    )
     parser.add_argument("--reps", type=int, default=3, help="repetitions of figure 1 (median)")
     parser.add_argument("--build-reps", type=int, default=1, help="warm/off build pairs of figure 2 (median)")
     parser.add_argument(
@@ -120,11 +127,15 @@ def main(argv=None) -> int:  # noqa: PLR0915 -- one figure after the other, on o
     started = time.monotonic()
     WORK.mkdir(parents=True, exist_ok=True)
     project = copy_checkout(WORK / "project")
-    lab = bench_lab(WORK, args.index, args.port) if args.lab == "bench" else env_lab()
+    lab = bench_lab(WORK, args.index, args.port, args.scratch_port) if args.lab == "bench" else env_lab()
     if lab.name == "bench":
-        busy = [str(p) for p in (args.port, args.port + 1) if not port_is_free(p)]
+        busy = [str(p) for p in (args.port, args.scratch_port) if not port_is_free(p)]
         if busy:
-            raise SystemExit(f"bench: port(s) {', '.join(busy)} on 127.0.0.1 are taken: pass --port with two free ones")
+            raise SystemExit(
+                f"bench: port(s) {', '.join(busy)} on 127.0.0.1 are taken (by a lab's registries?): stop that lab "
+                "with `python -m doclab down`, or pass --port/--scratch-port (the examples that print 4000 and "
+                "5000 then fail)"
+            )
     results = _header(args, lab)
     figures = results["figures"]
     log(f"load average at the start: {results['machine']['loadavg_at_start']}")

@@ -50,10 +50,13 @@ LAB_VARS = (
 INSTANCE_VARS = ("DOCLAB_STATE", "DOCLAB_RUN", "DOCLAB_INDEX", "DOCLAB_REGISTRY_PORT", "DOCLAB_SCRATCH_REGISTRY_PORT")
 
 # The bench lab's defaults: network indexes 34..37 (the playground and 3 verification daemons: bridges
-# doclab34..37, pools 10.245-248.0.0/16) and ports 5034 (mirror) and 5035 (scratch registry), apart from a
-# main lab on index 0 and port 5000 and from the tests' instances. `python -m bench --index --port` moves it.
+# doclab34..37, pools 10.245-248.0.0/16), apart from a main lab on index 0 and from the tests' instances.
+# Its ports are the ones the pages print: the mirror on 4000 (`Registry Mirrors: http://127.0.0.1:4000/`)
+# and the scratch registry on 5000 (`docker push 127.0.0.1:5000/...`); on any other ports those examples
+# fail on the bench lab alone, so `make bench` stops the main lab first. `--index --port` move them.
 BENCH_INDEX = 34
-BENCH_PORT = 5034
+BENCH_PORT = 4000
+BENCH_SCRATCH_PORT = 5000
 BENCH_WORKERS = 3
 
 
@@ -119,7 +122,7 @@ class Lab:
         }
 
 
-def bench_lab(base: Path, index: int = BENCH_INDEX, port: int = BENCH_PORT) -> Lab:
+def bench_lab(base: Path, index: int = BENCH_INDEX, port: int = BENCH_PORT, scratch: int = BENCH_SCRATCH_PORT) -> Lab:
     """A throw-away instance that only the benchmark uses, brought up from an empty state."""
     return Lab(
         "bench",
@@ -128,7 +131,7 @@ def bench_lab(base: Path, index: int = BENCH_INDEX, port: int = BENCH_PORT) -> L
             "DOCLAB_RUN": f"/run/dlb{index}",  # short: containerd shim sockets live below it
             "DOCLAB_INDEX": str(index),
             "DOCLAB_REGISTRY_PORT": str(port),
-            "DOCLAB_SCRATCH_REGISTRY_PORT": str(port + 1),
+            "DOCLAB_SCRATCH_REGISTRY_PORT": str(scratch),
         },
     )
 
