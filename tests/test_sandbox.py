@@ -362,6 +362,89 @@ def test_the_confinement_costs_little(scratch):
     assert confined_cost - plain < 0.25  # per command; bench/sandbox.py measures it against whole examples
 
 
+# -- the keeper: one sandbox per example, each command its child ------------------------------------------
+@pytest.fixture
+def keeper(scratch):
+    from doclab.engine.keeper import Keeper
+
+    started = Keeper(Confinement(scratch=scratch, uid=UID), scratch / "work", scrubbed_env(scratch / "home", ""))
+    yield started
+    started.close()
+
+
+def bash(script: str) -> list[str]:
+    return ["/bin/bash", "-c", script]
+
+
+@needs_sandbox
+def test_a_command_cannot_reach_its_keeper(keeper):
+    """The keeper reads each status with waitpid and sends it on a socket no command holds: a command can
+    neither signal it, nor open its descriptors, nor read its environment."""
+    outcome = keeper.run(
+        bash("""
+            keeper=$(ps -e -o pid=,uid=,comm= | while read -r pid uid comm; do
+              [ "$uid" = 0 ] && [ "${comm#python}" != "$comm" ] && echo "$pid" && break; done)
+            echo "keeper: ${keeper:-none}"
+            kill -9 "$keeper" 2>&1 | sed 's/^.*kill: /kill: /'
+            ls /proc/$keeper/fd 2>&1 | sed 's/.*: //'
+            cat /proc/$keeper/environ 2>&1 | sed 's/.*: //'
+            ls /proc/self/fd | sort -n | tr '\n' ' '; echo
+            exit 7
+        """),
+        10,
+    )
+    lines = outcome.output.splitlines()
+    assert lines[0] != "keeper: none", outcome.output
+    assert lines[1:4] == ["kill: (2) - Operation not permitted", "Permission denied", "Permission denied"], (
+        outcome.output
+    )
+    assert lines[4].split() == ["0", "1", "2", "3"], outcome.output  # ls's own directory fd is 3: nothing else
+    assert outcome.returncode == 7
+    assert keeper.run(bash("echo still here"), 10).output == "still here\n"
+
+
+@needs_sandbox
+def test_a_background_process_lives_until_the_example_ends(keeper):
+    marker = f"doclab-bg-{os.getpid()}"
+    started = time.monotonic()
+    first = keeper.run(bash(f"(exec -a {marker} sleep 60) & echo started"), 10)
+    assert first.output == "started\n" and first.returncode == 0
+    assert time.monotonic() - started < 2  # the background process keeps the output open: not waited for
+    assert keeper.run(bash(f"pgrep -c -f {marker}"), 10).output == "1\n"  # like a terminal's background job
+    keeper.close()
+    time.sleep(0.3)
+    assert subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout == ""
+
+
+@needs_sandbox
+def test_after_a_time_limit_nothing_of_the_example_runs_on(keeper):
+    outcome = keeper.run(bash("exec >/dev/null 2>&1; sleep 25"), 2)
+    assert outcome.timed_out and outcome.returncode is None
+    later = keeper.run(bash("echo never"), 10)
+    assert later.returncode is None and later.output == ""
+    assert later.interrupted_by.startswith("the example's sandbox ended")
+
+
+@needs_sandbox
+def test_the_drivers_scripts_are_out_of_a_background_process_reach(lab_docker_host, tmp_path):
+    """Processes an example leaves running outlive their command: the folder the next command's script is
+    written to must not be theirs to swap (the scratch folder is root's; only work, home and returns are the
+    example's)."""
+    example = write(
+        tmp_path,
+        "swap.console",
+        "$ (while :; do mv ../driver ../gone 2>/dev/null; mkdir -p ../driver/x 2>/dev/null; sleep 0.01; done) &"
+        " echo started\n"
+        "started\n"
+        "$ echo the real second command\n"
+        "the real second command\n"
+        '$ stat -c %U .. ../driver; [ "$(stat -c %u ../work ../returns | sort -u)" = "$(id -u)" ] && echo mine\n'
+        "root\nroot\nmine\n",
+    )
+    result = one(lab_check(lab_docker_host, tmp_path, example))
+    assert result.status == "passed", f"{result.message}\n{result.detail}"
+
+
 # -- the real lab ----------------------------------------------------------------------------------------
 def lab_check(lab_host: str, root: Path, *files: Path, update: bool = False):
     from doclab.engine import Checker

@@ -10,7 +10,7 @@ import docker
 import requests
 from docker.errors import DockerException
 
-from doclab.engine.process import ExampleProcess
+from doclab.engine.process import Stoppable
 from doclab.errors import DaemonUnavailable
 
 
@@ -55,7 +55,7 @@ class DaemonContext:
     docker_host: str
     client: docker.DockerClient
     version: str
-    process: ExampleProcess | None = None
+    process: Stoppable | None = None
     gone: bool = False
 
 

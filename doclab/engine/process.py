@@ -22,12 +22,22 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import psutil
 
 OUTPUT_CAP = 1024 * 1024
+# The folder of the scratch where the example's own processes write what the driver reads back (the shell's
+# state after each command, pyrun's result): the one place in the scratch's top level they may write.
+RETURNS = "returns"
 SAFE_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
-SOCKET_INSIDE = "/run/docker.sock"  # also reachable as /var/run/docker.sock
+SOCKET_INSIDE = "/run/docker.sock"
+KEEPER_CAPS = (
+    "CAP_SETUID",
+    "CAP_SETGID",
+    "CAP_SETPCAP",
+    "CAP_DAC_READ_SEARCH",
+)  # also reachable as /var/run/docker.sock
 
 # What of /etc an example sees: names and certificates, never shadow, sudoers, ssh or docker files.
 ETC_FILES = (
@@ -35,6 +45,12 @@ ETC_FILES = (
     "ld.so.conf", "ld.so.conf.d", "alternatives", "ssl", "ca-certificates", "ca-certificates.conf", "mime.types",
     "os-release", "debian_version", "services", "protocols", "inputrc", "bash.bashrc", "profile", "terminfo",
 )  # fmt: skip
+
+
+class Stoppable(Protocol):
+    """What the checker can end from another thread: one example process, or an example's whole sandbox."""
+
+    def stop(self, reason: str) -> None: ...
 
 
 @dataclass
@@ -58,10 +74,9 @@ class Confinement:
     cgroups: list[str] = field(default_factory=list)  # cgroup folders its processes start in (freezer, pids)
     etc: Path | None = None  # a prepared copy of the /etc files below (one mount instead of one per file)
 
-    def argv(self, command: list[str], cwd: Path) -> list[str]:
-        # bwrap runs as root (no user namespace: the example shares the host's, as a container's reader
-        # expects), builds the mount and pid namespaces, then setpriv becomes the example's own user with no
-        # capabilities, an empty bounding set and no_new_privs: nothing it runs can get root back.
+    def dropped(self, command: list[str]) -> list[str]:
+        """`command` run as the example's own user, with no capabilities, an empty bounding set and
+        no_new_privs: nothing it runs can get root back."""
         groups = ["--clear-groups"]
         if self.socket and os.path.exists(self.socket) and os.stat(self.socket).st_gid != self.uid:
             groups = [f"--groups={os.stat(self.socket).st_gid}"]  # another daemon's socket group
@@ -69,6 +84,16 @@ class Confinement:
             "setpriv", f"--reuid={self.uid}", f"--regid={self.uid}", *groups,
             "--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all", "--no-new-privs",
         ]  # fmt: skip
+        return setpriv + command
+
+    def argv(self, command: list[str], cwd: Path, keeper: bool = False) -> list[str]:
+        # bwrap runs as root (no user namespace: the example shares the host's, as a container's reader
+        # expects), builds the mount and pid namespaces, then setpriv becomes the example's own user
+        # (dropped()). With `keeper`, the command is the example's keeper (doclab.engine.keeper): it stays
+        # root inside, with only the capabilities setpriv needs, and drops each command it starts.
+        inner = command if keeper else self.dropped(command)
+        # The keeper's: setpriv's (user, groups, bounding set), and entering the example's folders.
+        caps = ["--cap-drop", "ALL", *(arg for c in KEEPER_CAPS for arg in ("--cap-add", c))] if keeper else []
         bwrap = [
             "bwrap", "--die-with-parent", "--new-session",
             "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
@@ -96,11 +121,9 @@ class Confinement:
             bwrap += ["--bind", self.socket, SOCKET_INSIDE]
             if self.socket != SOCKET_INSIDE:
                 bwrap += ["--bind", self.socket, self.socket]
-        bwrap += ["--chmod", "1777", "/tmp", "--chdir", str(cwd), "--"]
+        bwrap += [*caps, "--chmod", "1777", "/tmp", "--chdir", str(cwd), "--"]
         first_bind = bwrap.index("--symlink")  # after the tmpfs mounts of /tmp and /run, before any bind below
-        return (
-            self._enter_cgroups() + bwrap[:first_bind] + self._parents(bwrap) + bwrap[first_bind:] + setpriv + command
-        )
+        return self._enter_cgroups() + bwrap[:first_bind] + self._parents(bwrap) + bwrap[first_bind:] + inner
 
     def _enter_cgroups(self) -> list[str]:
         """A shell that moves itself into the example's cgroups, then becomes bwrap: every descendant is in."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import queue
 import shutil
 import subprocess
@@ -27,12 +28,14 @@ from doclab.engine.cache import ResultCache, cache_key
 from doclab.engine.daemons import DaemonContext, connect, daemon_alive, probe, registry_answers, short_reason
 from doclab.engine.example import Example, discover_roots, load_example
 from doclab.engine.facts import LabFacts
+from doclab.engine.keeper import Keeper
 from doclab.engine.ledger import CleanupReport, Journal, SandboxHooks, Snapshot, cleanup
 from doclab.engine.lock import DaemonLock
 from doclab.engine.outcome import Outcome
 from doclab.engine.process import (
+    RETURNS,
     Confinement,
-    ExampleProcess,
+    Stoppable,
     prepare_etc,
     python_installations,
     sandbox_available,
@@ -411,6 +414,7 @@ class Checker:
         scratch = ledger.new_scratch(self.facts.state_dir)  # never /tmp
         workdir, home = scratch / "work", scratch / "home"
         home.mkdir()
+        (scratch / RETURNS).mkdir()
         if example.fixture_dir.is_dir():
             example.fixture_files()  # refuses a symlink out before anything is copied
             shutil.copytree(example.fixture_dir, workdir, symlinks=True)
@@ -431,12 +435,17 @@ class Checker:
             if context.process:
                 context.process.stop(violation.message())
 
-        def register(process: ExampleProcess) -> None:
+        def register(process: Stoppable) -> None:
             context.process = process
 
         env = self._environment(home, host)
         confinement = self._confinement(scratch, uid, host)
-        workspace = Workspace(scratch, workdir, env, register, confinement)
+        # Started now, so that its interpreter starts while the session opens; every process of the example
+        # is its child, and all of them end when it is closed, before the cleanup.
+        keeper = Keeper(confinement, workdir, env) if confinement is not None else None
+        if keeper is not None:
+            register(keeper)
+        workspace = Workspace(scratch, workdir, env, register, confinement, keeper)
         # Without the lab's plugin (another daemon), the events watcher is the after-the-fact check.
         watcher = (
             policy.CreateWatcher(context.client, workdir, example.header.allow, policy.socket_path(host), refuse)
@@ -449,6 +458,8 @@ class Checker:
                 record = pending.runner.run(prepared, workspace, self.update)
         finally:
             seconds = time.monotonic() - started
+            if keeper is not None:
+                keeper.close()
             context.process = None
             try:
                 if daemon_alive(context):
@@ -473,7 +484,12 @@ class Checker:
         if sandbox_available() is not None or socket is None:
             return None
         uid = uid if uid is not None else ledger.OTHER_DAEMON_UID
-        ledger.give_to(scratch, uid)
+        # The scratch folder stays root's: the driver's scripts in it cannot be swapped by a process the
+        # example left running. What is the example's: its working folder, home, docker config, and RETURNS.
+        os.chmod(scratch, 0o755)
+        for folder in scratch.iterdir():
+            if folder.name != "driver":
+                ledger.give_to(folder, uid)
         # The lab's engine folder, read-only: its bin/ and cli-plugins/ are symlinks into it.
         tools = [str(p.parent) for p in (self.facts.docker_bin, self.facts.cli_plugins) if p is not None]
         cgroups = self.facts.sandbox.example_cgroups(host) if self.facts.sandbox is not None else []

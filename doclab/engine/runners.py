@@ -21,9 +21,18 @@ from typing import Any, Protocol
 
 from doclab.engine import policy
 from doclab.engine.example import Example, human_size
+from doclab.engine.keeper import Keeper
 from doclab.engine.normalize import drift_diff, ids_expected, matches, normalize
 from doclab.engine.outcome import Outcome, tail
-from doclab.engine.process import OUTPUT_CAP, Confinement, ExampleProcess, ProcessOutcome, python_home
+from doclab.engine.process import (
+    OUTPUT_CAP,
+    RETURNS,
+    Confinement,
+    ExampleProcess,
+    ProcessOutcome,
+    Stoppable,
+    python_home,
+)
 from doclab.engine.pyoutput import expected_output, line_of_difference, output_comments, record_output
 from doclab.engine.shell import ShellRun, run_commands
 from doclab.engine.subcommands import python_subcommands, shell_subcommands
@@ -51,8 +60,9 @@ class Workspace:
     scratch: Path
     workdir: Path
     env: dict[str, str] = field(default_factory=dict)
-    register: Callable[[ExampleProcess], None] = lambda _process: None
+    register: Callable[[Stoppable], None] = lambda _process: None
     confinement: Confinement | None = None  # bubblewrap around every process of the example (issue 16)
+    keeper: Keeper | None = None  # the confined example's sandbox, which starts each of its processes
 
 
 class Runner(Protocol):
@@ -93,7 +103,7 @@ class ConsoleRunner:
             header.timeout,
             workspace.register,
             expected_last_exit=header.exit,
-            confinement=workspace.confinement,
+            keeper=workspace.keeper,
         )
 
     def judge(self, prepared: Prepared, record: ShellRun, update: bool) -> Outcome:  # noqa: PLR0911
@@ -173,7 +183,8 @@ class PythonRunner:
     def run(self, prepared: Prepared, workspace: Workspace, update: bool) -> PythonRun:
         source = workspace.scratch / "example.py"
         source.write_text(prepared.example.text)
-        result = workspace.scratch / "result.json"
+        (workspace.scratch / RETURNS).mkdir(exist_ok=True)  # made (and given to the example's user) by the checker
+        result = workspace.scratch / RETURNS / "result.json"
         mode = "record" if update else "check"
         python, pyrun = sys.executable, PYRUN
         if workspace.confinement is not None:
@@ -183,15 +194,15 @@ class PythonRunner:
             shutil.copyfile(PYRUN, pyrun)
             os.chown(pyrun, workspace.confinement.uid, workspace.confinement.uid)
             python = str(Path(python_home()) / "bin" / "python")
-        process = ExampleProcess(
-            [python, "-P", "-u", str(pyrun), str(source), str(result), mode, str(OUTPUT_CAP)],
-            workspace.workdir,
-            workspace.env | {"PYTHONDONTWRITEBYTECODE": "1"},
-            prepared.example.header.timeout,
-            confinement=workspace.confinement,
-        )
-        workspace.register(process)
-        outcome = process.run()
+        argv = [python, "-P", "-u", str(pyrun), str(source), str(result), mode, str(OUTPUT_CAP)]
+        env = workspace.env | {"PYTHONDONTWRITEBYTECODE": "1"}
+        timeout = prepared.example.header.timeout
+        if workspace.keeper is not None:
+            outcome = workspace.keeper.run(argv, timeout, env=env)
+        else:
+            process = ExampleProcess(argv, workspace.workdir, env, timeout)
+            workspace.register(process)
+            outcome = process.run()
         try:
             data = json.loads(result.read_text())
         except (OSError, ValueError):

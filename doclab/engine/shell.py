@@ -1,9 +1,10 @@
 """Run a console transcript: one bash process per command, the shell's state carried between them by the driver.
 
-Why one process per command: a command's exit status is its own process's exit status, which only the
-driver reads (waitpid), and its output is everything that process wrote. There is no marker in the output
-for an example to print, and no marker function for it to redefine, so nothing it does can end the judging
-early or claim a status: every command is started, timed and judged by the driver.
+Why one process per command: a command's exit status is its own process's exit status, read by waitpid
+(the driver's, or in a sandbox its keeper's, sent on a socket no command holds: doclab.engine.keeper), and
+its output is everything that process wrote. There is no marker in the output for an example to print,
+and no marker function for it to redefine, so nothing it does can end the judging early or claim a
+status: every command is started, timed and judged by the driver.
 
 Bash semantics still hold across commands: after each command the same bash writes its state (variables,
 functions, the working folder, `set -o` and `shopt` options, umask) to a file the next command's bash reads
@@ -18,7 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from doclab.engine.process import OUTPUT_CAP, Confinement, ExampleProcess, ProcessOutcome
+from doclab.engine.keeper import Keeper
+from doclab.engine.process import OUTPUT_CAP, RETURNS, ExampleProcess, ProcessOutcome, Stoppable
 from doclab.engine.transcript import Command
 
 # Variables that belong to bash itself (read-only, per process or recomputed) or to this driver
@@ -124,37 +126,35 @@ def run_commands(  # noqa: PLR0913, PLR0917 -- the run's facts, each named
     workdir: Path,
     env: dict[str, str],
     timeout: float,
-    register: Callable[[ExampleProcess], None],
+    register: Callable[[Stoppable], None],
     expected_last_exit: int = 0,
     cap: int = OUTPUT_CAP,
-    confinement: Confinement | None = None,
+    keeper: Keeper | None = None,
 ) -> ShellRun:
-    """Run the commands in order until one fails (or, for the last, ends other than expected)."""
+    """Run the commands in order until one fails (or, for the last, ends other than expected); in the
+    example's sandbox when a keeper is given."""
+    # The driver's scripts live in a folder of its own, which the example's user cannot write to.
+    (scratch / "driver").mkdir(mode=0o755, exist_ok=True)
+    (scratch / RETURNS).mkdir(exist_ok=True)  # made (and given to the example's user) by the checker
     runs: list[CommandRun] = []
     state = ""
-    # The driver's scripts live in a folder of its own, which the example's user cannot write to.
-    scripts = scratch / "driver"
-    scripts.mkdir(mode=0o755, exist_ok=True)
     spent = 0.0
     printed = 0
     for index, command in enumerate(commands):
         remaining = timeout - spent
         if remaining <= 0:
             return ShellRun(tuple(runs), False, timed_out_total=True)
-        state_out = scratch / f"state-{index}.sh"
-        script = scripts / f"command-{index}.sh"
+        state_out = scratch / RETURNS / f"state-{index}.sh"
+        script = scratch / "driver" / f"command-{index}.sh"
         script.write_text(command_script(command, state, state_out))
         script.chmod(0o644)
-        process = ExampleProcess(
-            ["/bin/bash", "--noprofile", "--norc", str(script)],
-            workdir,
-            env,
-            remaining,
-            max(cap - printed, 1),
-            confinement=confinement,
-        )
-        register(process)
-        outcome = process.run()
+        argv = ["/bin/bash", "--noprofile", "--norc", str(script)]
+        if keeper is not None:
+            outcome = keeper.run(argv, remaining, max(cap - printed, 1))
+        else:
+            process = ExampleProcess(argv, workdir, env, remaining, max(cap - printed, 1))
+            register(process)
+            outcome = process.run()
         spent += outcome.seconds
         printed += len(outcome.output.encode())
         runs.append(CommandRun(command, outcome))

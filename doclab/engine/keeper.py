@@ -1,0 +1,236 @@
+"""One sandbox per example, and each of its processes (every command, or the Python run) a child of its keeper.
+
+Why: building a bubblewrap sandbox and moving its first process into the example's cgroups costs
+15-20 ms per command (moving a process into a cgroup v1 slows the Go docker CLI that follows it by
+10-15 ms; a child forked inside the cgroup pays nothing). So the sandbox is built once per example,
+around a small keeper, and every command is a process the keeper forks: already in the cgroups and the
+namespaces, dropped to the example's user by setpriv.
+
+Why the keeper can be trusted with the verdict: it runs as root inside the sandbox (keeping only the
+capabilities setpriv needs), and the commands run as the example's user with no capabilities, so a
+command can neither signal nor trace it nor open its /proc files. The driver talks to it over a socket
+pair that no command inherits (the keeper starts them with every other descriptor closed): a command's
+exit status is read by the keeper's waitpid and sent on that socket, never parsed from the output.
+Each command writes into a pipe of its own, whose read end only the driver holds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from doclab.engine.process import OUTPUT_CAP, Confinement, ProcessOutcome, python_home, python_installations
+
+# The keeper's whole program, run by the checker's own interpreter in isolated mode (-I: no environment,
+# no user site, no current folder on sys.path), so nothing in the example's folders is imported.
+KEEPER = """
+import json, os, socket, subprocess, sys
+control = socket.socket(fileno=int(sys.argv[1]))
+while True:
+    try:
+        message, fds, _, _ = socket.recv_fds(control, 1 << 20, 1)
+    except OSError:
+        break
+    if not message or len(fds) != 1:
+        break
+    request = json.loads(message)
+    try:
+        child = subprocess.Popen(
+            request["argv"], cwd=request["cwd"], env=request["env"], stdin=subprocess.DEVNULL, stdout=fds[0],
+            stderr=fds[0], close_fds=True,
+        )
+    except OSError as error:
+        os.close(fds[0])
+        control.send(json.dumps({"error": str(error)}).encode())
+        continue
+    os.close(fds[0])
+    status = child.wait()
+    control.send(json.dumps({"status": status if status >= 0 else 128 - status}).encode())
+"""
+
+_SANDBOX_GONE = "the example's sandbox ended before the command did"
+
+
+@dataclass
+class _Collected:
+    """One command's output and status, as the driver reads them."""
+
+    chunks: list[bytes] = field(default_factory=list)
+    size: int = 0
+    status: int | None = None
+    timed_out: bool = False
+    capped: bool = False
+    gone: bool = False
+
+    def add(self, data: bytes, cap: int) -> bool:
+        """Keep `data`; False at the end of the output."""
+        if not data:
+            return False
+        self.chunks.append(data)
+        self.size += len(data)
+        self.capped = self.size > cap
+        return True
+
+    @property
+    def output(self) -> bytes:
+        return b"".join(self.chunks)
+
+
+class Keeper:
+    """The sandbox of one example: `run()` each command in it, `stop()` it from another thread, `close()` it."""
+
+    def __init__(self, confinement: Confinement, cwd: Path, env: dict[str, str]):
+        # The keeper's interpreter must be in the sandbox, whatever else the confinement binds.
+        confinement = replace(confinement, read_only=[*confinement.read_only, *python_installations()])
+        self.confinement, self.cwd, self.env = confinement, cwd, env
+        self._stop_reason = ""
+        self._control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        # The interpreter by its installation (bound read-only in the sandbox), not through a checkout's .venv link.
+        python = str(Path(python_home()) / "bin" / "python")
+        keeper = [python, "-I", "-c", KEEPER, str(theirs.fileno())]
+        try:
+            self._proc = subprocess.Popen(
+                confinement.argv(keeper, cwd, keeper=True),
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,  # bwrap's own complaints, read only if it ends early
+                pass_fds=(theirs.fileno(),),
+                start_new_session=True,
+            )
+        finally:
+            theirs.close()
+
+    def stop(self, reason: str) -> None:
+        """End the whole example (policy refusal, daemon gone, Ctrl-C): every process in its sandbox dies."""
+        self._stop_reason = self._stop_reason or reason
+        self._kill()
+
+    def close(self) -> None:
+        self._kill()
+        self._control.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._proc.wait(timeout=10)
+        if self._proc.stderr is not None:
+            self._proc.stderr.close()
+
+    def _kill(self) -> None:
+        # bwrap's group: its pid 1 dies with it, and with pid 1 the kernel kills everything in the namespace.
+        self.confinement.thaw()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._proc.pid, signal.SIGKILL)
+
+    def run(
+        self, argv: list[str], timeout: float, cap: int = OUTPUT_CAP, env: dict[str, str] | None = None
+    ) -> ProcessOutcome:
+        """Run one process as the example's user; its output is everything it wrote until it ended."""
+        started = time.monotonic()
+        reader, writer = os.pipe()
+        try:
+            request = {"argv": self.confinement.dropped(argv), "cwd": str(self.cwd), "env": env or self.env}
+            encoded = json.dumps(request).encode()
+            socket.send_fds(self._control, [encoded], [writer])
+        except OSError:
+            os.close(reader)
+            return self._outcome(started, b"", None, gone=True)
+        finally:
+            os.close(writer)
+        try:
+            collected = self._collect(reader, started + timeout, cap)
+        finally:
+            os.close(reader)
+        if collected.status is None:  # timed out, capped or gone: nothing of the example may go on
+            self._kill()
+        return self._outcome(
+            started,
+            collected.output[:cap],
+            collected.status,
+            timed_out=collected.timed_out,
+            capped=collected.capped,
+            gone=collected.gone,
+        )
+
+    def _collect(self, reader: int, deadline: float, cap: int) -> _Collected:
+        """Read the command's output until the keeper reports its status, the deadline or the cap."""
+        got = _Collected()
+        selector = selectors.DefaultSelector()
+        selector.register(reader, selectors.EVENT_READ, "output")
+        selector.register(self._control, selectors.EVENT_READ, "control")
+        try:
+            while got.status is None and not (got.gone or got.capped):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    got.timed_out = True
+                    break
+                for key, _ in selector.select(timeout=remaining):
+                    if key.data == "control":
+                        self._read_status(got)
+                    elif not got.add(os.read(reader, 65536), cap):
+                        selector.unregister(reader)  # end of output; the status is still to come
+        finally:
+            selector.close()
+        if got.status is not None:
+            # The command has ended, so what it wrote is in the pipe. A background process it left may keep the
+            # pipe open and write later: that is not this command's output.
+            os.set_blocking(reader, False)
+            with contextlib.suppress(OSError):
+                while not got.capped and got.add(os.read(reader, 65536), cap):
+                    pass
+            if got.capped:
+                got.status = None
+        return got
+
+    def _read_status(self, got: _Collected) -> None:
+        try:
+            message = self._control.recv(4096)
+        except OSError:  # the sandbox was killed (a stop(), or an earlier command's time limit)
+            message = b""
+        if not message:
+            got.gone = True
+            return
+        reply = json.loads(message)
+        if "error" in reply:  # the command could not start (setpriv or bash missing)
+            got.chunks.append(f"{reply['error']}\n".encode())
+            got.status = 127
+        else:
+            got.status = int(reply["status"])
+
+    def _outcome(  # noqa: PLR0913 -- the outcome's fields
+        self,
+        started: float,
+        output: bytes,
+        status: int | None,
+        *,
+        timed_out: bool = False,
+        capped: bool = False,
+        gone: bool = False,
+    ) -> ProcessOutcome:
+        reason = self._stop_reason or (self._why_gone() if gone else "")
+        return ProcessOutcome(
+            output=output.decode("utf-8", errors="replace"),
+            returncode=None if (timed_out or capped or reason) else status,
+            timed_out=timed_out,
+            capped=capped,
+            interrupted_by=reason,
+            seconds=time.monotonic() - started,
+        )
+
+    def _why_gone(self) -> str:
+        """Why the sandbox is gone: a stop(), or bwrap's own last line (a mount it could not make)."""
+        if self._stop_reason:
+            return self._stop_reason
+        if self._proc.poll() is not None and self._proc.stderr is not None:
+            with contextlib.suppress(OSError, ValueError):
+                lines = self._proc.stderr.read().decode(errors="replace").strip().splitlines()
+                if lines:
+                    return f"{_SANDBOX_GONE}: {lines[-1]}"
+        return _SANDBOX_GONE
