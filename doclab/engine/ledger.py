@@ -203,7 +203,9 @@ def cleanup_owned(
             report.problems.append(f"{what}: {error.explanation or error}")
 
     def name(inspect: Callable[[str], dict[str, Any]], ident: str) -> str:
-        """What the example called it, for the reaper's message."""
+        """What the example called it, for the reaper's message (a normal end, with `before`, prints none)."""
+        if before is not None:
+            return ident[:12]
         try:
             return inspect(ident)["Name"].lstrip("/") or ident[:12]
         except (APIError, KeyError):
@@ -235,11 +237,13 @@ def cleanup_owned(
                 )
         report.problems = [p for p in report.problems if not p.startswith("image ")]
         restore_tags(client, before, restorable, report)
-    # BuildKit's cache outlives the images: left there, a later example's build shows CACHED steps.
-    try:
-        api.prune_builds(all=True)
-    except APIError as error:
-        report.problems.append(f"could not prune the build cache: {error.explanation or error}")
+    # BuildKit's cache outlives the images: left there, a later example's build shows CACHED steps. The plugin
+    # notes every request that reaches the builder; after a crash (no `before`) the reaper prunes anyway.
+    if owned.get("build") or before is None:
+        try:
+            api.prune_builds(all=True)
+        except APIError as error:
+            report.problems.append(f"could not prune the build cache: {error.explanation or error}")
     return report
 
 

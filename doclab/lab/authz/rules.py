@@ -711,6 +711,12 @@ class Created:
     ids: list[str] = dc_field(default_factory=list)
 
 
+def uses_builder(call: Call) -> bool:
+    """Does the request reach the builder (classic /build, or BuildKit's /session and /grpc for buildx and
+    compose)? Only then can the example have left build cache behind."""
+    return call.method == "POST" and call.path in ("/build", "/session", "/grpc")
+
+
 def created(call: Call, status: int, response_body: object) -> Created:  # noqa: PLR0911 -- one return per endpoint
     """From AuthZRes: the identity of what the request created (containers, execs, volumes, networks, tags)."""
     if status >= HTTPStatus.MULTIPLE_CHOICES:  # not a success: nothing was created

@@ -91,6 +91,8 @@ class Plugin:
             traceback.print_exc()
             decision = rules.Decision(False, "internal", f"the lab could not decide ({type(error).__name__}: {error})")
         if decision.allow:
+            if call is not None and rules.uses_builder(call):
+                store.record(self.daemon, "build", call.path)  # its build cache is pruned when the example ends
             return {"Allow": True}
         if call is not None:
             self._thaw(call)  # refused: there is no response to wait for

@@ -5,7 +5,8 @@
                 present before it, its checker's pid. While it exists, every request without the token is the
                 example's and is decided by rules.decide().
 - ledger.jsonl: appended by the plugin, one line per thing the example created (container, exec, volume,
-                network, tag), read back by the checker (and by the reaper after a crash) to remove exactly that.
+                network, tag), read back by the checker (and by the reaper after a crash) to remove exactly that;
+                and a "build" line for each request that reached the builder (its cache is pruned at the end).
 """
 
 from __future__ import annotations
