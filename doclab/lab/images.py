@@ -14,6 +14,7 @@ import hashlib
 import json
 import shutil
 import subprocess
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,6 +143,8 @@ class Seeder:
         self.chain = dockerbin.toolchain()
         self._images: dict[str, ociimage.Image] = {}
         self._fresh_trees: set[str] = set()  # made by prepare_debian() in this run: not made again
+        self._lock = threading.Lock()  # guards _locks
+        self._locks: dict[str, threading.Lock] = {}  # one per recipe: image_of() makes each image once
 
     def prepare_debian(self) -> None:
         """mmdebstrap for a stale Debian root, which needs nothing of the lab's Docker: `up` runs it
@@ -164,17 +167,17 @@ class Seeder:
             hashes[recipe.name] = recipe_hash(recipe, hashes.get(recipe.parent or "", ""), self._inputs(recipe))
             if not self._is_current(recipe, hashes[recipe.name]):
                 todo.append(recipe)
-        # Roots first, then everything derived from them in parallel: each one is an apt-get in a chroot.
-        roots = [r for r in todo if not r.parent]
-        for recipe in roots:
-            self._write(recipe, hashes[recipe.name])
-        derived = [r for r in todo if r.parent]
-        for recipe in derived:  # a current parent's image is computed once, before the threads share it
-            parent = all_recipes()[str(recipe.parent)]
-            self.image_of(parent, rebuild=not self._tree(parent).is_dir())
-        if derived:
-            with ThreadPoolExecutor(max_workers=len(derived)) as pool:
-                for future in [pool.submit(self._write, r, hashes[r.name]) for r in derived]:
+        # A parent's tree is made before its children copy it (prepare_debian() has usually made it already).
+        parents = {r.parent for r in todo if r.parent}
+        for recipe in todo:
+            if recipe.name in parents and recipe.name not in self._fresh_trees:
+                self._make_tree(recipe, self._tree(recipe))
+                self._fresh_trees.add(recipe.name)
+        # Then all at once: the roots' layers are written while the derived images' apt-get runs in their
+        # chroots (a derived image waits for its parent's image only to take its history, at the very end).
+        if todo:
+            with ThreadPoolExecutor(max_workers=len(todo)) as pool:
+                for future in [pool.submit(self._write, r, hashes[r.name]) for r in todo]:
                     future.result()
         return self.built
 
@@ -208,33 +211,39 @@ class Seeder:
             "image_id": image.image_id,
             "packages": _package_versions(self._tree(recipe)),
         }
-        self.state["images"][recipe.name] = record
-        save_state(self.state)
-        self.built.append(recipe.tags[0])
+        with self._lock:  # the images are written in parallel threads; the state file is written by one at a time
+            self.state["images"][recipe.name] = record
+            save_state(self.state)
+            self.built.append(recipe.tags[0])
 
     def image_of(self, recipe: Recipe, rebuild: bool) -> ociimage.Image:
-        """The image of a recipe, its tree made anew when `rebuild` or when it is not on disk."""
-        if recipe.name in self._images:
+        """The image of a recipe, its tree made anew when `rebuild` or when it is not on disk. Threads may ask
+        for the same recipe at once (a parent and its children): one makes it, the others wait for it."""
+        with self._lock:
+            lock = self._locks.setdefault(recipe.name, threading.Lock())
+        with lock:
+            if recipe.name not in self._images:
+                self._images[recipe.name] = self._image(recipe, rebuild)
             return self._images[recipe.name]
+
+    def _image(self, recipe: Recipe, rebuild: bool) -> ociimage.Image:
         tree = self._tree(recipe)
-        parent_image = None
-        if recipe.parent:
-            parent = all_recipes()[recipe.parent]
-            parent_image = self.image_of(parent, rebuild=not self._tree(parent).is_dir())
+        parent = all_recipes()[recipe.parent] if recipe.parent else None
+        if parent is not None and not self._tree(parent).is_dir():
+            self.image_of(parent, rebuild=True)
         if (rebuild and recipe.name not in self._fresh_trees) or not tree.is_dir():
             self._make_tree(recipe, tree)
-        if parent_image is None:
+        if parent is None:
             layer = layers.build(tree, EPOCH)
         else:
-            changed, removed = layers.changes(self._tree(all_recipes()[str(recipe.parent)]), tree)
+            changed, removed = layers.changes(self._tree(parent), tree)
             layer = layers.build(tree, EPOCH, only=changed, removed=removed)
+        parent_image = self.image_of(parent, rebuild=False) if parent is not None else None
         steps = list(parent_image.steps) if parent_image else []
         for row in recipe.spec["history"]:
             text = row["created_by"].replace("{layer}", layer.diff_id.split(":")[1]).replace("{epoch}", str(EPOCH))
             steps.append(ociimage.Step(text, layer if row.get("layer") else None, row.get("comment", "")))
-        image = ociimage.Image(steps=steps, config=recipe.spec["config"], epoch=EPOCH)
-        self._images[recipe.name] = image
-        return image
+        return ociimage.Image(steps=steps, config=recipe.spec["config"], epoch=EPOCH)
 
     def _make_tree(self, recipe: Recipe, tree: Path) -> None:
         kind = recipe.spec.get("rootfs")

@@ -12,6 +12,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 from doclab.errors import DoclabError
@@ -149,6 +150,7 @@ def debian(root: Path, suite: str, epoch: int, include: list[str]) -> None:
         "mmdebstrap",
         "--quiet",
         "--variant=minbase",
+        "--skip=cleanup/apt/lists",  # kept aside for the derived images (apt_lists()), then tidied away
         "--mode=root",
         "--format=directory",
         *[f"--dpkgopt={option}" for option in DPKG_EXCLUDES],
@@ -168,7 +170,19 @@ def debian(root: Path, suite: str, epoch: int, include: list[str]) -> None:
     (root / "etc/apt/sources.list").unlink(missing_ok=True)
     (root / "etc/apt/sources.list.d").mkdir(exist_ok=True)
     (root / "etc/apt/sources.list.d/debian.sources").write_text(SOURCES)
+    lists = apt_lists(root)
+    shutil.rmtree(lists, ignore_errors=True)
+    shutil.copytree(root / "var/lib/apt/lists", lists, symlinks=True)
     tidy(root)
+
+
+LISTS_FRESH_SECONDS = 3600
+
+
+def apt_lists(root: Path) -> Path:
+    """Where the package lists mmdebstrap fetched for `root` are kept: the images derived from it install
+    from them instead of each fetching and parsing the same lists again (one `apt-get update` per tree)."""
+    return root.with_name(root.name + ".apt-lists")
 
 
 def derive(parent: Path, root: Path, packages: list[str], commands: list[str], epoch: int) -> None:
@@ -190,8 +204,19 @@ def derive(parent: Path, root: Path, packages: list[str], commands: list[str], e
         f"mount --rbind /dev {shlex.quote(str(root / 'dev'))}",
     ]
     inner = []
+    lists = apt_lists(parent)
+    # Lists an hour old may name package versions the mirror no longer has: then apt-get update, as before.
+    if packages and lists.is_dir() and time.time() - lists.stat().st_mtime < LISTS_FRESH_SECONDS:
+        shutil.rmtree(root / "var/lib/apt/lists")
+        shutil.copytree(lists, root / "var/lib/apt/lists", symlinks=True)
+    elif packages:
+        inner.append(f"{apt} update")
     if packages:
-        inner += [f"{apt} update", f"{apt} install -y --no-install-recommends {' '.join(map(shlex.quote, packages))}"]
+        # unsafe-io: no fsync per file; the tree is thrown away if anything fails
+        inner.append(
+            f"{apt} -o Dpkg::Options::=--force-unsafe-io install -y --no-install-recommends "
+            + " ".join(map(shlex.quote, packages))
+        )
     inner += commands
     if inner:
         script.append(f"chroot {shlex.quote(str(root))} /bin/sh -ec {shlex.quote(' && '.join(inner))}")
