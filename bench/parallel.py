@@ -90,3 +90,24 @@ def measure(  # noqa: PLR0913 -- the figure's knobs
             "stderr_tail": runs[jobs][-1]["stderr_tail"],
         }
     return out
+
+
+BASELINE = Path(__file__).with_name("baseline-examples.txt")  # `git ls-tree` of snippets at 7ba24b71bf0d
+
+
+def same_examples(project: Path, lab: Lab, reps: int = 2) -> dict:
+    """Figure 3c: cold `--jobs 2` of the examples the old lab's 53.3 s covered (the files at those paths today,
+    re-recorded on the new engine), the comparison issue 11 asks for: "for the same examples"."""
+    listed = [line.strip() for line in BASELINE.read_text().splitlines() if line.strip()]
+    paths = [p for p in listed if (project / p).is_file()]
+    log(f"3c. cold --jobs 2 of the {len(paths)} examples of the old lab still at their paths, {reps} run(s)")
+    report = project / ".bench-same.json"
+    runs = [_check(project, lab, 2, report, paths) for _ in range(reps)]
+    return {
+        "examples": len(paths),
+        "gone": sorted(set(listed) - set(paths)),
+        "seconds": median([r["seconds"] for r in runs]),
+        "raw_seconds": [round(r["seconds"], 2) for r in runs],
+        "summary": runs[-1]["summary"],
+        "failed": runs[-1]["failed"],
+    }
