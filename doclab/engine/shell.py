@@ -15,6 +15,7 @@ cannot fake the status either. Traps and aliases are not carried.
 
 from __future__ import annotations
 
+import string
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,7 @@ _SKIP_VARIABLES = (
 _SET_OPTIONS = "allexport errexit errtrace functrace noclobber noglob nounset pipefail xtrace".split()
 _SHOPT_OPTIONS = "dotglob extglob failglob globstar inherit_errexit lastpipe nocaseglob nocasematch nullglob".split()
 # Builtins the dump uses: a function of the same name would otherwise run instead
-_DUMP_BUILTINS = "builtin command compgen declare printf read shopt umask set exit unset".split()
+_DUMP_BUILTINS = "builtin command declare printf shopt umask set exit unset".split()
 
 
 def _dump(state_out: Path) -> str:
@@ -43,6 +44,8 @@ def _dump(state_out: Path) -> str:
     The braces send its own trace (`set -x` carried from the example) to /dev/null, not to the output; the
     `set -o` lines come last, so that reading the state back is not traced either."""
     skip = "|".join(_SKIP_VARIABLES)
+    # Every variable's name by prefix expansion ("${!a@}" ... "${!_@}"): no subshell, unlike `compgen -v | while`.
+    every_name = " ".join(f'"${{!{c}@}}"' for c in string.ascii_letters + "_")
     set_options = " ".join(_SET_OPTIONS)
     shopt_options = " ".join(_SHOPT_OPTIONS)
     return f"""{{ __doclab_status=$?
@@ -54,7 +57,7 @@ set +o xtrace
 unset -f {" ".join(_DUMP_BUILTINS)}
 unset POSIXLY_CORRECT
 {{
-builtin compgen -v | while IFS= builtin read -r __doclab_name; do
+for __doclab_name in {every_name}; do
   case $__doclab_name in {skip}|__doclab_*) ;; *) builtin declare -p "$__doclab_name" ;; esac
 done
 builtin declare -f
@@ -62,7 +65,7 @@ for __doclab_name in {shopt_options}; do
   case ":$__doclab_bashopts:" in *":$__doclab_name:"*) builtin printf 'shopt -s %s\\n' "$__doclab_name" ;;
   *) builtin printf 'shopt -u %s\\n' "$__doclab_name" ;; esac
 done
-builtin printf 'umask %s\\n' "$(builtin umask)"
+builtin umask -p
 builtin printf 'cd -- %q\\n' "$PWD"
 for __doclab_name in {set_options}; do
   case ":$__doclab_shellopts:" in *":$__doclab_name:"*) builtin printf 'set -o %s\\n' "$__doclab_name" ;;
