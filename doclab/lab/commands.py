@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -52,31 +53,38 @@ def up(workers: int, reporter: Reporter) -> list[str]:
         registry.check_port()
     with lab_lock():
         seeder = images.Seeder(reporter)
-        with ThreadPoolExecutor(max_workers=1) as early:
-            debian = early.submit(seeder.prepare_debian)
-            fetching, fetch_started = not dockerbin.toolchain().is_installed(), time.monotonic()
-            dockerbin.ensure_installed(reporter.info)
-            if fetching:  # timed beside mmdebstrap (not a spinner step: one live display at a time)
-                reporter.timings["fetch Docker packages (Debian trixie)"] = round(time.monotonic() - fetch_started, 1)
-            debian.result()
-        paths.run_dir().mkdir(parents=True, exist_ok=True)
-        if not registry.is_running():
-            with reporter.step(f"start registry on {registry.address()}"):
-                registry.ensure_running()
-        built = seeder.seed()
-        pins = images.pinned()
+        seeding = threading.Event()  # set when every image is written: the daemons' last provisioning follows
 
         def bring_up(item: DaemonPaths) -> None:
+            """Start the daemon (beside mmdebstrap, which needs none of it), then pull each base image as soon as
+            it is written, and once more all of them when the writing is done."""
             if not daemon.is_running(item):
                 with reporter.step(f"start {_name(item)} ({item.host})"):
                     daemon.ensure_running(item)
             else:
                 network.ensure_rules(item)  # cheap, and brings back rules someone flushed
             with closing(daemon.client(item, timeout=600)) as client:
-                images.provision(client, pins, reporter)
+                while not seeding.wait(0.5):
+                    images.provision(client, images.pinned(), reporter)
+                images.provision(client, images.pinned(), reporter)
 
-        with ThreadPoolExecutor(max_workers=len(daemons)) as pool:
-            for future in [pool.submit(bring_up, item) for item in daemons]:
+        with ThreadPoolExecutor(max_workers=1 + len(daemons)) as pool:
+            debian = pool.submit(seeder.prepare_debian)
+            fetching, fetch_started = not dockerbin.toolchain().is_installed(), time.monotonic()
+            dockerbin.ensure_installed(reporter.info)
+            if fetching:  # timed beside mmdebstrap (not a spinner step: one live display at a time)
+                reporter.timings["fetch Docker packages (Debian trixie)"] = round(time.monotonic() - fetch_started, 1)
+            paths.run_dir().mkdir(parents=True, exist_ok=True)
+            if not registry.is_running():
+                with reporter.step(f"start registry on {registry.address()}"):
+                    registry.ensure_running()
+            daemons_up = [pool.submit(bring_up, item) for item in daemons]
+            try:
+                debian.result()
+                built = seeder.seed()
+            finally:
+                seeding.set()
+            for future in daemons_up:
                 future.result()
     return built
 
