@@ -39,15 +39,13 @@ class Snapshot:
     @classmethod
     def take(cls, client: docker.DockerClient) -> Snapshot:
         api = client.api
+        images = api.images(all=True)
         return cls(
             containers=sorted(c["Id"] for c in api.containers(all=True)),
-            images={
-                i["Id"]: sorted(t for t in (i.get("RepoTags") or []) if t != "<none>:<none>")
-                for i in api.images(all=True)
-            },
+            images={i["Id"]: sorted(t for t in (i.get("RepoTags") or []) if t != "<none>:<none>") for i in images},
             volumes=sorted(v["Name"] for v in (api.volumes().get("Volumes") or [])),
             networks=sorted(n["Id"] for n in api.networks()),
-            digests={i["Id"]: sorted(i.get("RepoDigests") or []) for i in api.images(all=True)},
+            digests={i["Id"]: sorted(i.get("RepoDigests") or []) for i in images},
         )
 
     def tags(self) -> dict[str, str]:
