@@ -44,10 +44,6 @@ def config(daemon: DaemonPaths, chain: dockerbin.Toolchain) -> dict:
         "registry-mirrors": [f"http://{registry.address()}"],
         "storage-driver": "overlay2",
         "mtu": network.default_route_mtu(),
-        # Lab containers have no route out, so the host's nameserver would time out: 10 s for every lookup a
-        # reader's network answers at once (`wget http://web/` on the default bridge). The bridge's own address
-        # refuses port 53 at once, so a name that does not resolve fails as fast as it does for a reader.
-        "dns": [network.gateway(daemon)],
         # Separate containerd namespaces keep daemons apart if they ever share a system containerd.
         "containerd-namespace": daemon.namespace,
         "containerd-plugins-namespace": f"{daemon.namespace}-plugins",

@@ -32,11 +32,6 @@ def comment(daemon: DaemonPaths) -> str:
     return f"doclab-{daemon.index}"
 
 
-def gateway(daemon: DaemonPaths) -> str:
-    """The address of the daemon's default bridge on the host (its containers' gateway)."""
-    return str(next(ipaddress.ip_network(daemon.bridge_net).hosts()))
-
-
 def ensure_bridge(daemon: DaemonPaths) -> None:
     net = ipaddress.ip_network(daemon.bridge_net)
     gateway = f"{next(net.hosts())}/{net.prefixlen}"
