@@ -70,6 +70,8 @@ def median(values: list[float]) -> float:
 
 def port_is_free(port: int) -> bool:
     with socket.socket() as probe:
+        # As the registries bind: connections in TIME_WAIT from a lab that just stopped do not hold the port.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
