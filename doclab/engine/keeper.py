@@ -6,6 +6,10 @@ Why: building a bubblewrap sandbox and moving its first process into the example
 around a small keeper, and every command is a process the keeper forks: already in the cgroups and the
 namespaces, dropped to the example's user by setpriv.
 
+Nothing a command starts outlives it: before it reports a status, the keeper kills every other process in
+the sandbox (kill(-1), which spares only itself and bwrap's pid 1). A process left running could otherwise
+write into the next command's output through /proc/<pid>/fd (same user), or tamper with what it reads.
+
 Why the keeper can be trusted with the verdict: it runs as root inside the sandbox (keeping only the
 capabilities setpriv needs), and the commands run as the example's user with no capabilities, so a
 command can neither signal nor trace it nor open its /proc files. The driver talks to it over a socket
@@ -53,6 +57,10 @@ while True:
         continue
     os.close(fds[0])
     status = child.wait()
+    try:
+        os.kill(-1, 9)  # whatever the command left running: everything in the sandbox but this keeper and pid 1
+    except OSError:
+        pass
     control.send(json.dumps({"status": status if status >= 0 else 128 - status}).encode())
 """
 
@@ -179,8 +187,8 @@ class Keeper:
         finally:
             selector.close()
         if got.status is not None:
-            # The command has ended, so what it wrote is in the pipe. A background process it left may keep the
-            # pipe open and write later: that is not this command's output.
+            # The command has ended and the keeper has killed what it left, so what it wrote is in the pipe. (A
+            # killed process still frozen by the plugin keeps the pipe open until thawed: do not wait for EOF.)
             os.set_blocking(reader, False)
             with contextlib.suppress(OSError):
                 while not got.capped and got.add(os.read(reader, 65536), cap):

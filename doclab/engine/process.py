@@ -31,13 +31,10 @@ OUTPUT_CAP = 1024 * 1024
 # state after each command, pyrun's result): the one place in the scratch's top level they may write.
 RETURNS = "returns"
 SAFE_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
-SOCKET_INSIDE = "/run/docker.sock"
-KEEPER_CAPS = (
-    "CAP_SETUID",
-    "CAP_SETGID",
-    "CAP_SETPCAP",
-    "CAP_DAC_READ_SEARCH",
-)  # also reachable as /var/run/docker.sock
+SOCKET_INSIDE = "/run/docker.sock"  # also reachable as /var/run/docker.sock
+# The keeper's: setpriv's (user, groups, bounding set), entering the example's folders, and killing what a
+# command left running.
+KEEPER_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP", "CAP_DAC_READ_SEARCH", "CAP_KILL")
 
 # What of /etc an example sees: names and certificates, never shadow, sudoers, ssh or docker files.
 ETC_FILES = (
@@ -92,7 +89,6 @@ class Confinement:
         # (dropped()). With `keeper`, the command is the example's keeper (doclab.engine.keeper): it stays
         # root inside, with only the capabilities setpriv needs, and drops each command it starts.
         inner = command if keeper else self.dropped(command)
-        # The keeper's: setpriv's (user, groups, bounding set), and entering the example's folders.
         caps = ["--cap-drop", "ALL", *(arg for c in KEEPER_CAPS for arg in ("--cap-add", c))] if keeper else []
         bwrap = [
             "bwrap", "--die-with-parent", "--new-session",
