@@ -31,7 +31,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from doclab.engine.process import OUTPUT_CAP, Confinement, ProcessOutcome, python_home, python_installations
+from doclab.engine.process import OUTPUT_CAP, Confinement, ProcessOutcome, python_installations, sandbox_python
 
 # The keeper's whole program, run by the checker's own interpreter in isolated mode (-I: no environment,
 # no user site, no current folder on sys.path), so nothing in the example's folders is imported.
@@ -101,9 +101,7 @@ class Keeper:
         self.confinement, self.cwd, self.env = confinement, cwd, env
         self._stop_reason = ""
         self._control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        # The interpreter by its installation (bound read-only in the sandbox), not through a checkout's .venv link.
-        python = str(Path(python_home()) / "bin" / "python")
-        keeper = [python, "-I", "-c", KEEPER, str(theirs.fileno())]
+        keeper = [sandbox_python(), "-I", "-c", KEEPER, str(theirs.fileno())]
         try:
             self._proc = subprocess.Popen(
                 confinement.argv(keeper, cwd, keeper=True),

@@ -195,6 +195,11 @@ def sandbox_available() -> str | None:
     return None
 
 
+def sandbox_python() -> str:
+    """The interpreter by its installation (bound read-only in a sandbox), not through a checkout's .venv link."""
+    return str(Path(python_home()) / "bin" / "python")
+
+
 def python_home() -> str:
     """The interpreter's installation (the venv, resolved), bound read-only for Python examples."""
     return os.path.realpath(sys.prefix)

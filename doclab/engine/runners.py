@@ -31,7 +31,7 @@ from doclab.engine.process import (
     ExampleProcess,
     ProcessOutcome,
     Stoppable,
-    python_home,
+    sandbox_python,
 )
 from doclab.engine.pyoutput import expected_output, line_of_difference, output_comments, record_output
 from doclab.engine.shell import ShellRun, run_commands
@@ -193,7 +193,7 @@ class PythonRunner:
             pyrun = workspace.scratch / "pyrun.py"
             shutil.copyfile(PYRUN, pyrun)
             os.chown(pyrun, workspace.confinement.uid, workspace.confinement.uid)
-            python = str(Path(python_home()) / "bin" / "python")
+            python = sandbox_python()
         argv = [python, "-P", "-u", str(pyrun), str(source), str(result), mode, str(OUTPUT_CAP)]
         env = workspace.env | {"PYTHONDONTWRITEBYTECODE": "1"}
         timeout = prepared.example.header.timeout
