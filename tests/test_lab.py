@@ -161,6 +161,43 @@ def test_debian_images_record_their_packages(main_lab):
     assert records["nginx"]["packages"]["nginx-light"]
 
 
+def test_debian_is_slim_the_way_dockers_own_image_is(main_lab):
+    """Merged /usr by symlinks with usr-is-merged (no usrmerge and its perl), and debuerreotype's slimming:
+    no documentation but copyright files, no manual pages, and a dpkg filter that keeps later installs slim."""
+    from doclab.lab import images, paths
+
+    packages = images.load_state()["images"]["debian"]["packages"]
+    assert "usr-is-merged" in packages
+    assert not {"usrmerge", "perl", "libperl5.36"} & set(packages)
+    tree = paths.rootfs_cache() / "debian"
+    assert os.readlink(tree / "bin") == "usr/bin"
+    documents = [p for p in (tree / "usr/share/doc").rglob("*") if p.is_file() and not p.is_symlink()]
+    assert documents and {p.name for p in documents} == {"copyright"}
+    assert not any((tree / "usr/share/man").iterdir())
+    assert "path-exclude=/usr/share/man/*" in (tree / "etc/dpkg/dpkg.cfg.d/docker").read_text()
+
+
+def _manifest(repository: str, tag: str) -> dict:
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"http://{registry.address()}/v2/{repository}/manifests/{tag}",
+        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.load(response)
+
+
+def test_debian_layers_travel_as_plain_tar_and_small_ones_gzipped(main_lab):
+    """Big layers are stored uncompressed (blob digest = diff_id); busybox's stays gzipped, as its digest on the
+    pages needs; and a daemon pulls both kinds."""
+    debian = _manifest("library/debian", "bookworm-slim")["layers"]
+    assert [layer["mediaType"] for layer in debian] == ["application/vnd.docker.image.rootfs.diff.tar"]
+    assert main_lab.images.get("debian:bookworm-slim").attrs["RootFS"]["Layers"] == [debian[0]["digest"]]
+    busybox = _manifest("library/busybox", "latest")["layers"]
+    assert [layer["mediaType"] for layer in busybox] == ["application/vnd.docker.image.rootfs.diff.tar.gzip"]
+
+
 def test_verification_daemons_hold_only_the_base_images(main_lab):
     from doclab.lab import hermetic, images
 

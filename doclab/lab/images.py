@@ -29,7 +29,7 @@ from doclab.lab.progress import Reporter
 RECIPES = Path(__file__).parent / "recipes"
 # Every base image's `created`: fixed, so that the config (and so the image ID) is the same everywhere.
 EPOCH = 1735689600  # 2025-01-01T00:00:00Z
-FORMAT = 3  # bump when the way images are written changes: every image is then written again
+FORMAT = 4  # bump when the way images are written changes: every image is then written again
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Image layers written byte for byte the same on every machine: a tar of a folder, or of its changes.
 
 What makes a layer reproducible: entries in sorted order, every mtime set to one epoch, numeric
-owners without names, no access or change times, and gzip with no name and mtime 0. `docker build`
+owners without names, no access or change times, and gzip (for small layers) with no name and mtime 0. `docker build`
 gives none of that (its ADD tar and `created` carry the build's time), so doclab writes layers itself.
 Python's tarfile and gzip do the job; what is written here is only the walk and the diff.
 """
@@ -20,17 +20,19 @@ from pathlib import Path
 # Folders whose contents are the kernel's or the runtime's, never an image's.
 EMPTY_DIRS = ("dev", "proc", "sys")
 GZIP_LEVEL = 6  # what `docker push` uses
-# Debian's layers (tens of MB) at level 1: a third of level 6's CPU for blobs ~12% larger, which only a slow
-# network would notice, and the lab's registry is on 127.0.0.1. Small layers (busybox, hello-world) keep level
-# 6, so their digests, printed on the pages, stay as they are.
+# Debian's layers (tens of MB) go to the registry as plain tar: the lab's registry is on 127.0.0.1, so gzip would
+# only cost CPU, once to write and again on every daemon that pulls (Docker pulls uncompressed layers as they are).
+# Small layers (busybox, hello-world) stay gzipped at level 6, so their digests, printed on the pages, stay as
+# they are.
 BIG_LAYER = 8 * 1024 * 1024
-GZIP_LEVEL_BIG = 1
+TAR_TYPE = "application/vnd.docker.image.rootfs.diff.tar"
+GZIP_TYPE = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 
 
 @dataclass(frozen=True)
 class Layer:
     tar: bytes  # uncompressed: its sha256 is the diff_id
-    gz: bytes  # what the registry stores: its sha256 is the blob digest
+    blob: bytes  # what the registry stores (the tar itself, or gzipped): its sha256 is the blob digest
 
     @property
     def diff_id(self) -> str:
@@ -38,7 +40,11 @@ class Layer:
 
     @property
     def digest(self) -> str:
-        return "sha256:" + hashlib.sha256(self.gz).hexdigest()
+        return "sha256:" + hashlib.sha256(self.blob).hexdigest()
+
+    @property
+    def media_type(self) -> str:
+        return TAR_TYPE if self.blob is self.tar else GZIP_TYPE
 
 
 def walk(root: Path) -> list[str]:
@@ -111,5 +117,6 @@ def build(root: Path, epoch: int, only: list[str] | None = None, removed: tuple[
             else:
                 tar.addfile(info)
     data = buffer.getvalue()
-    level = GZIP_LEVEL_BIG if len(data) >= BIG_LAYER else GZIP_LEVEL
-    return Layer(tar=data, gz=gzip.compress(data, compresslevel=level, mtime=0))
+    if len(data) >= BIG_LAYER:
+        return Layer(tar=data, blob=data)
+    return Layer(tar=data, blob=gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0))

@@ -18,7 +18,6 @@ from doclab.lab.layers import Layer
 
 MANIFEST_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
 CONFIG_TYPE = "application/vnd.docker.container.image.v1+json"
-LAYER_TYPE = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 HTTP_OK, HTTP_CREATED, HTTP_ACCEPTED = 200, 201, 202
 
 
@@ -86,7 +85,8 @@ class Image:
                 "mediaType": MANIFEST_TYPE,
                 "config": {"mediaType": CONFIG_TYPE, "size": len(config), "digest": sha256(config)},
                 "layers": [
-                    {"mediaType": LAYER_TYPE, "size": len(layer.gz), "digest": layer.digest} for layer in self.layers
+                    {"mediaType": layer.media_type, "size": len(layer.blob), "digest": layer.digest}
+                    for layer in self.layers
                 ],
             }
         )
@@ -102,7 +102,7 @@ def push(registry: str, repository: str, tags: list[str], image: Image, timeout:
     base = f"http://{registry}/v2/{repository}"
     session = requests.Session()
     try:
-        blobs = [(layer.digest, layer.gz) for layer in image.layers]
+        blobs = [(layer.digest, layer.blob) for layer in image.layers]
         config = image.config_bytes()
         blobs.append((sha256(config), config))
         for digest, data in blobs:
