@@ -420,14 +420,6 @@ class Checker:
             shutil.copytree(example.fixture_dir, workdir, symlinks=True)
         else:
             workdir.mkdir()
-        journal = Journal(self.facts.state_dir / "journal", host)
-        before = Snapshot.take(context.client)
-        if hooks is not None:
-            ledger.open_session(hooks, host, scratch, prepared.rel, before, self._restorable)
-        else:
-            journal.begin(prepared.rel, before)
-        port_locks = ports.holding(ports.published_ports(example.text, _fixture_texts(example)))
-        port_locks.__enter__()
         refusal: list[policy.Violation] = []
 
         def refuse(violation: policy.Violation) -> None:
@@ -440,11 +432,22 @@ class Checker:
 
         env = self._environment(home, host)
         confinement = self._confinement(scratch, uid, host)
-        # Started now, so that its interpreter starts while the session opens; every process of the example
-        # is its child, and all of them end when it is closed, before the cleanup.
+        # Started first, so that its sandbox and interpreter start while the snapshot is taken and the session
+        # opens. Until the session is open it runs nothing; every process of the example is its child, and all
+        # of them end when it is closed, before the cleanup.
         keeper = Keeper(confinement, workdir, env) if confinement is not None else None
         if keeper is not None:
             register(keeper)
+        journal = Journal(self.facts.state_dir / "journal", host)
+        try:
+            before = self._begin(context, hooks, scratch, prepared.rel, journal)
+        except BaseException:
+            if keeper is not None:
+                keeper.close()
+            context.process = None
+            raise
+        port_locks = ports.holding(ports.published_ports(example.text, _fixture_texts(example)))
+        port_locks.__enter__()
         workspace = Workspace(scratch, workdir, env, register, confinement, keeper)
         # Without the lab's plugin (another daemon), the events watcher is the after-the-fact check.
         watcher = (
@@ -477,6 +480,17 @@ class Checker:
                 port_locks.__exit__(None, None, None)
             shutil.rmtree(scratch, ignore_errors=True)
         return record, refusal, cleaned, seconds
+
+    def _begin(
+        self, context: DaemonContext, hooks: SandboxHooks | None, scratch: Path, rel: str, journal: Journal
+    ) -> Snapshot:
+        """What the daemon holds before the example, and the session (or, off the lab, the journal) opened."""
+        before = Snapshot.take(context.client)
+        if hooks is not None:
+            ledger.open_session(hooks, context.docker_host, scratch, rel, before, self._restorable)
+        else:
+            journal.begin(rel, before)
+        return before
 
     def _confinement(self, scratch: Path, uid: int | None, host: str) -> Confinement | None:
         """bubblewrap around the example: its own user, its scratch folder, the one socket (issue 16)."""
