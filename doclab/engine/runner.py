@@ -56,6 +56,26 @@ class Pending:
     prepared_on: str
 
 
+@dataclass
+class _Sandbox:
+    """An example's scratch folder, environment and keeper. Made before the example is known: the next
+    example's sandbox starts while the previous one is cleaned up (its keeper takes 50 ms to start)."""
+
+    scratch: Path
+    env: dict[str, str]
+    confinement: Confinement | None
+    keeper: Keeper | None
+
+    @property
+    def workdir(self) -> Path:
+        return self.scratch / "work"
+
+    def discard(self) -> None:
+        if self.keeper is not None:
+            self.keeper.close()
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+
 class Checker:
     def __init__(  # noqa: PLR0913 -- keyword-only options
         self,
@@ -79,6 +99,8 @@ class Checker:
         self._cli_version: str | None = None
         self._etc: Path | None = None  # the /etc examples see, copied once per checker
         self._etc_lock = threading.Lock()
+        self._work: queue.Queue[Pending] | None = None  # what is left to run: a spare sandbox only if anything is
+        self._spares: dict[str, _Sandbox] = {}  # docker host -> the sandbox its next example gets (one worker each)
 
     @property
     def docker_host(self) -> str:
@@ -118,6 +140,7 @@ class Checker:
             else:
                 self._emit(results, prepared)
         running = contexts if not work.empty() else []
+        self._work = work
 
         def worker(context: DaemonContext, done: threading.Event) -> None:
             try:
@@ -146,6 +169,9 @@ class Checker:
                             # after Ctrl-C the CLI says "interrupted" once
                             self._emit(results, result, show=not self._stopping.is_set())
             finally:
+                spare = self._spares.pop(context.docker_host, None)
+                if spare is not None:
+                    spare.discard()
                 done.set()
 
         # Wait on events, not Thread.join: a Ctrl-C that interrupts join() makes CPython 3.11 report the
@@ -410,16 +436,6 @@ class Checker:
         example = prepared.example
         host = context.docker_host
         hooks = self._session_hooks(host)
-        uid = self._uid(host)  # on a lab daemon: its plugin decides every request and keeps the ledger
-        scratch = ledger.new_scratch(self.facts.state_dir)  # never /tmp
-        workdir, home = scratch / "work", scratch / "home"
-        home.mkdir()
-        (scratch / RETURNS).mkdir()
-        if example.fixture_dir.is_dir():
-            example.fixture_files()  # refuses a symlink out before anything is copied
-            shutil.copytree(example.fixture_dir, workdir, symlinks=True)
-        else:
-            workdir.mkdir()
         refusal: list[policy.Violation] = []
 
         def refuse(violation: policy.Violation) -> None:
@@ -430,20 +446,26 @@ class Checker:
         def register(process: Stoppable) -> None:
             context.process = process
 
-        env = self._environment(home, host)
-        confinement = self._confinement(scratch, uid, host)
-        # Started first, so that its sandbox and interpreter start while the snapshot is taken and the session
-        # opens. Until the session is open it runs nothing; every process of the example is its child, and all
-        # of them end when it is closed, before the cleanup.
-        keeper = Keeper(confinement, workdir, env) if confinement is not None else None
+        sandbox = self._spares.pop(host, None) or self._sandbox(host)
+        scratch, workdir, env, confinement, keeper = (
+            sandbox.scratch,
+            sandbox.workdir,
+            sandbox.env,
+            sandbox.confinement,
+            sandbox.keeper,
+        )
         if keeper is not None:
             register(keeper)
         journal = Journal(self.facts.state_dir / "journal", host)
         try:
+            if example.fixture_dir.is_dir():
+                example.fixture_files()  # refuses a symlink out before anything is copied
+                shutil.copytree(example.fixture_dir, workdir, symlinks=True, dirs_exist_ok=True)
+                if confinement is not None:
+                    ledger.give_to(workdir, confinement.uid)
             before = self._begin(context, hooks, scratch, prepared.rel, journal)
         except BaseException:
-            if keeper is not None:
-                keeper.close()
+            sandbox.discard()
             context.process = None
             raise
         port_locks = ports.holding(ports.published_ports(example.text, _fixture_texts(example)))
@@ -452,7 +474,7 @@ class Checker:
         # Without the lab's plugin (another daemon), the events watcher is the after-the-fact check.
         watcher = (
             policy.CreateWatcher(context.client, workdir, example.header.allow, policy.socket_path(host), refuse)
-            if uid is None
+            if self._uid(host) is None
             else contextlib.nullcontext()
         )
         started = time.monotonic()
@@ -464,6 +486,7 @@ class Checker:
             if keeper is not None:
                 keeper.close()
             context.process = None
+            self._make_spare(host)  # its keeper starts while this example is cleaned up
             try:
                 if daemon_alive(context):
                     cleaned: CleanupReport | None
@@ -480,6 +503,28 @@ class Checker:
                 port_locks.__exit__(None, None, None)
             shutil.rmtree(scratch, ignore_errors=True)
         return record, refusal, cleaned, seconds
+
+    def _sandbox(self, host: str) -> _Sandbox:
+        """A fresh scratch folder (never /tmp) with work/, home/ and RETURNS, the example's environment, and its
+        keeper started: everything an example needs that does not depend on which example it is."""
+        scratch = ledger.new_scratch(self.facts.state_dir)
+        for folder in ("work", "home", RETURNS):
+            (scratch / folder).mkdir()
+        env = self._environment(scratch / "home", host)
+        uid = self._uid(host)  # on a lab daemon: its plugin decides every request and keeps the ledger
+        confinement = self._confinement(scratch, uid, host)
+        # Every process of the example is the keeper's child, and all of them end when it is closed, before
+        # the cleanup; until the example's session is open it runs nothing.
+        keeper = Keeper(confinement, scratch / "work", env) if confinement is not None else None
+        return _Sandbox(scratch, env, confinement, keeper)
+
+    def _make_spare(self, host: str) -> None:
+        """The next example's sandbox, if any example is left. A failure here is not this example's: the next
+        one then makes its own sandbox, and says what went wrong."""
+        if self._work is None or self._work.empty() or self._stopping.is_set():
+            return
+        with contextlib.suppress(OSError, DoclabError):
+            self._spares[host] = self._sandbox(host)
 
     def _begin(
         self, context: DaemonContext, hooks: SandboxHooks | None, scratch: Path, rel: str, journal: Journal
