@@ -449,6 +449,23 @@ def test_the_drivers_scripts_are_out_of_a_background_process_reach(lab_docker_ho
     assert result.status == "passed", f"{result.message}\n{result.detail}"
 
 
+def test_each_example_gets_a_fresh_sandbox_made_in_advance(lab_docker_host, tmp_path):
+    """The next example's sandbox is made while the previous one is cleaned up: it must still be a sandbox of
+    its own (nothing the previous example wrote, its own fixture), and none is left once the check ends."""
+    from tests.helpers import facts
+
+    first = write(tmp_path, "a.console", "$ echo left > note.txt && ls\nnote.txt\n")
+    second = write(tmp_path, "b.console", "$ ls -A\ngiven.txt\n$ cat given.txt\nmine\n")
+    write(tmp_path / "b", "given.txt", "mine\n")
+    third = write(tmp_path, "c.console", "$ ls -A | wc -l\n0\n")
+    report = lab_check(lab_docker_host, tmp_path, first, second, third)
+    assert [r.status for r in report.results] == ["passed"] * 3, [r.message for r in report.results]
+    scratch = facts(tmp_path / ".cache").state_dir / "scratch"
+    assert not [p for p in scratch.glob(f"ex-{os.getpid()}-*")], "a sandbox's folder outlived the check"
+    sandboxes = subprocess.run(["pgrep", "-f", f"bwrap.*{scratch}/ex-{os.getpid()}-"], capture_output=True, text=True)
+    assert sandboxes.stdout == "", "a sandbox outlived the check"
+
+
 # -- the real lab ----------------------------------------------------------------------------------------
 def lab_check(lab_host: str, root: Path, *files: Path, update: bool = False):
     from doclab.engine import Checker
