@@ -16,6 +16,7 @@ import json
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -37,16 +38,20 @@ class Snapshot:
     digests: dict[str, list[str]] = field(default_factory=dict)  # image id -> repo digests (pins)
 
     @classmethod
-    def take(cls, client: docker.DockerClient) -> Snapshot:
+    def take(cls, client: docker.DockerClient, images_only: bool = False) -> Snapshot:
+        """What the daemon holds. `images_only` when the plugin's ledger names what the example creates: then
+        only the images before it are needed (the tags to put back, the images to compare with)."""
         api = client.api
         images = api.images(all=True)
-        return cls(
-            containers=sorted(c["Id"] for c in api.containers(all=True)),
+        snapshot = cls(
             images={i["Id"]: sorted(t for t in (i.get("RepoTags") or []) if t != "<none>:<none>") for i in images},
-            volumes=sorted(v["Name"] for v in (api.volumes().get("Volumes") or [])),
-            networks=sorted(n["Id"] for n in api.networks()),
             digests={i["Id"]: sorted(i.get("RepoDigests") or []) for i in images},
         )
+        if not images_only:
+            snapshot.containers = sorted(c["Id"] for c in api.containers(all=True))
+            snapshot.volumes = sorted(v["Name"] for v in (api.volumes().get("Volumes") or []))
+            snapshot.networks = sorted(n["Id"] for n in api.networks())
+        return snapshot
 
     def tags(self) -> dict[str, str]:
         return {tag: image for image, tags in self.images.items() for tag in tags}
@@ -183,6 +188,24 @@ class Journal:
         return record.get("example", "?"), before
 
 
+def _try(action: Callable[[], object]) -> str | None:
+    """None when done; "" when it was already gone; else what the daemon said."""
+    try:
+        action()
+        return None
+    except NotFound:
+        return ""
+    except APIError as error:
+        return f"{error.explanation or error}"
+
+
+def _note(report: CleanupReport, what: str, result: str | None) -> None:
+    if result is None:
+        report.removed.append(what)
+    elif result:
+        report.problems.append(f"{what}: {result}")
+
+
 def cleanup_owned(
     client: docker.DockerClient, owned: dict[str, list[str]], before: Snapshot | None, restorable: set[str]
 ) -> CleanupReport:
@@ -192,13 +215,7 @@ def cleanup_owned(
     report = CleanupReport()
 
     def attempt(what: str, action: Callable[[], object]) -> None:
-        try:
-            action()
-            report.removed.append(what)
-        except NotFound:
-            pass
-        except APIError as error:
-            report.problems.append(f"{what}: {error.explanation or error}")
+        _note(report, what, _try(action))
 
     def name(inspect: Callable[[str], dict[str, Any]], ident: str) -> str:
         """What the example called it, for the reaper's message (a normal end, with `before`, prints none)."""
@@ -209,9 +226,13 @@ def cleanup_owned(
         except (APIError, KeyError):
             return ident[:12]
 
-    for container in owned.get("container", []):
-        label = f"container {name(api.inspect_container, container)}"
-        attempt(label, partial(api.remove_container, container, force=True, v=True))
+    containers = owned.get("container", [])
+    labels = [f"container {name(api.inspect_container, container)}" for container in containers]
+    removals = [partial(api.remove_container, container, force=True, v=True) for container in containers]
+    # Side by side: removing a running container waits for it to die, and each wait is the daemon's alone.
+    with ThreadPoolExecutor(max_workers=max(1, min(len(containers), 4))) as pool:
+        for label, result in zip(labels, pool.map(_try, removals), strict=True):
+            _note(report, label, result)  # in the ledger's order, whichever removal ended first
     for network in owned.get("network", []):
         attempt(f"network {name(api.inspect_network, network)}", partial(api.remove_network, network))
     for volume in owned.get("volume", []):
@@ -221,10 +242,13 @@ def cleanup_owned(
         if tag not in old_tags:
             attempt(f"tag {tag}", partial(api.remove_image, tag))
     if before is not None:
+        images: list[dict] | None = None
         for _ in range(5):  # children before parents
-            fresh = [i for i in api.images(all=True) if i["Id"] not in before.images]
+            images = api.images(all=True)
+            fresh = [i for i in images if i["Id"] not in before.images]
             if not fresh:
                 break
+            images = None  # some were removed: the listing is stale
             for image in fresh:
                 tags = [t for t in (image.get("RepoTags") or []) if t != "<none>:<none>"]
                 if tags and all(t in restorable and t not in old_tags for t in tags):
@@ -234,7 +258,7 @@ def cleanup_owned(
                     partial(api.remove_image, image["Id"], force=True),
                 )
         report.problems = [p for p in report.problems if not p.startswith("image ")]
-        restore_tags(client, before, restorable, report)
+        restore_tags(client, before, restorable, report, images)
     # BuildKit's cache outlives the images: left there, a later example's build shows CACHED steps. The plugin
     # notes every request that reaches the builder; after a crash (no `before`) the reaper prunes anyway.
     if owned.get("build") or before is None:
@@ -245,10 +269,17 @@ def cleanup_owned(
     return report
 
 
-def restore_tags(client: docker.DockerClient, before: Snapshot, restorable: set[str], report: CleanupReport) -> None:
-    """Every tag the daemon had before points where it did; a deleted base image comes back by its digest."""
+def restore_tags(
+    client: docker.DockerClient,
+    before: Snapshot,
+    restorable: set[str],
+    report: CleanupReport,
+    images: list[dict] | None = None,
+) -> None:
+    """Every tag the daemon had before points where it did; a deleted base image comes back by its digest.
+    `images`: the daemon's image listing, when the caller has a current one."""
     api = client.api
-    images = api.images(all=True)
+    images = api.images(all=True) if images is None else images
     present = {i["Id"] for i in images}
     current = {t: i["Id"] for i in images for t in (i.get("RepoTags") or [])}
     digests = {i["Id"]: set(i.get("RepoDigests") or []) for i in images}

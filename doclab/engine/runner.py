@@ -530,7 +530,7 @@ class Checker:
         self, context: DaemonContext, hooks: SandboxHooks | None, scratch: Path, rel: str, journal: Journal
     ) -> Snapshot:
         """What the daemon holds before the example, and the session (or, off the lab, the journal) opened."""
-        before = Snapshot.take(context.client)
+        before = Snapshot.take(context.client, images_only=hooks is not None)
         if hooks is not None:
             ledger.open_session(hooks, context.docker_host, scratch, rel, before, self._restorable)
         else:
