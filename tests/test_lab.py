@@ -309,6 +309,19 @@ def test_daemon_that_fails_to_start_shows_its_log(instance):
     assert "failed to start" in line and "no-such-option" in line, line
 
 
+def test_a_damaged_data_root_is_one_line_naming_the_fix(instance):
+    """The data-roots are mounted without barriers (speed), so a crash may damage one: e2fsck -p runs before
+    each mount, and what it cannot repair is one line naming the fix."""
+    env = instance(38)
+    image = Path(env["DOCLAB_STATE"]) / "daemons/0/data-root.ext4"
+    image.parent.mkdir(parents=True)
+    image.write_bytes(b"\0" * (8 << 20))  # no superblock at all
+    run = doclab("up", "--quiet", env=env)
+    assert run.returncode == 1
+    line = one_line(run.stderr)
+    assert str(image) in line and "damaged" in line and "doclab down --purge" in line, line
+
+
 # --- a whole instance: status, recovery, down ----------------------------------------------------
 
 
