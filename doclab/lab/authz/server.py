@@ -103,13 +103,16 @@ class Plugin:
             return {"Allow": True}
         try:
             call = rules.parse(request)
-            raw = request.get("ResponseBody")
-            body = json.loads(base64.b64decode(raw)) if raw else None
-        except (rules.Refused, ValueError):
+        except rules.Refused:
             return {"Allow": True}
         self._thaw(call)  # whatever became of the session: nothing stays frozen
         current = self.session()
-        if current is None:
+        if current is None or call.method != "POST":  # only a POST creates anything
+            return {"Allow": True}
+        try:  # decoded only here: a listing's body (`docker images`, `docker ps`) can be large, and says nothing
+            raw = request.get("ResponseBody")
+            body = json.loads(base64.b64decode(raw)) if raw else None
+        except ValueError:
             return {"Allow": True}
         made = rules.created(call, int(request.get("ResponseStatusCode") or 0), body)
         for ident in made.ids:
