@@ -23,7 +23,7 @@ import docker
 import requests
 from docker.errors import APIError, DockerException, ImageNotFound
 
-from doclab.engine import ledger, policy, ports
+from doclab.engine import durations, ledger, policy, ports
 from doclab.engine.cache import ResultCache, cache_key
 from doclab.engine.daemons import DaemonContext, connect, daemon_alive, probe, registry_answers, short_reason
 from doclab.engine.example import Example, discover_roots, load_example
@@ -54,6 +54,51 @@ class Pending:
     runner: Runner
     key: str
     prepared_on: str
+
+
+def _reordered(work: queue.Queue[Pending], known: dict[str, float]) -> queue.Queue[Pending]:
+    items = list(work.queue)
+    order = {rel: rank for rank, rel in enumerate(durations.longest_first([i.prepared.rel for i in items], known))}
+    ordered: queue.Queue[Pending] = queue.Queue()
+    for item in sorted(items, key=lambda i: order[i.prepared.rel]):
+        ordered.put(item)
+    return ordered
+
+
+class _Background:
+    """A context manager entered on a thread of its own (start), waited for (wait), and exited (close)."""
+
+    def __init__(self, make: Callable[[], contextlib.AbstractContextManager[object]]) -> None:
+        self._make = make
+        self._thread: threading.Thread | None = None
+        self._entered: contextlib.AbstractContextManager[object] | None = None
+        self._error: BaseException | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._enter, daemon=True)
+            self._thread.start()
+
+    def _enter(self) -> None:
+        try:
+            manager = self._make()
+            manager.__enter__()
+            self._entered = manager
+        except BaseException as error:  # noqa: BLE001 -- handed to wait(), on the caller's thread
+            self._error = error
+
+    def wait(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+        if self._entered is not None:
+            self._entered.__exit__(None, None, None)
+            self._entered = None
 
 
 @dataclass
@@ -100,6 +145,7 @@ class Checker:
         self._etc: Path | None = None  # the /etc examples see, copied once per checker
         self._etc_lock = threading.Lock()
         self._work: queue.Queue[Pending] | None = None  # what is left to run: a spare sandbox only if anything is
+        self._listings: dict[str, dict[str, str]] = {}  # docker host -> tag -> image ID, while examples are prepared
         self._spares: dict[str, _Sandbox] = {}  # docker host -> the sandbox its next example gets (one worker each)
 
     @property
@@ -113,6 +159,7 @@ class Checker:
     def run(self, paths: list[Path]) -> Report:  # noqa: PLR0912, PLR0915 -- prepare, then the daemons' workers
         started = time.monotonic()
         report = Report(started_at=now_iso())
+        self._listings.clear()  # what the daemons hold is listed afresh for every run
         examples: list[Example] = []
         results: list[Result] = []
         for file, root in discover_roots([Path(p) for p in paths]):
@@ -133,12 +180,23 @@ class Checker:
         results_lock = threading.Lock()
         # Static checks and cache hits need no lock: a build with nothing changed never waits for another check.
         work: queue.Queue[Pending] = queue.Queue()
-        for example in examples:
-            prepared = self._guarded(example, contexts[0], partial(self._prepare, example, contexts[0]))
-            if isinstance(prepared, Pending):
-                work.put(prepared)
-            else:
-                self._emit(results, prepared)
+        # The registry examples push to lives for this check only (issue 16). It starts (in the background, while
+        # the other examples are prepared) as soon as one example is to run, and never for a check of cache hits.
+        registry = _Background(partial(self._scratch_registry, contexts))
+        try:
+            for example in examples:
+                prepared = self._guarded(example, contexts[0], partial(self._prepare, example, contexts[0]))
+                if isinstance(prepared, Pending):
+                    work.put(prepared)
+                    registry.start()
+                else:
+                    self._emit(results, prepared)
+            registry.wait()  # up (or its error raised) before any example runs
+        except BaseException:
+            registry.close()
+            raise
+        if len(contexts) > 1:  # the longest first: the check then ends about when its daemons are all done
+            work = _reordered(work, durations.load(self.facts.state_dir))
         running = contexts if not work.empty() else []
         self._work = work
 
@@ -177,9 +235,6 @@ class Checker:
         # Wait on events, not Thread.join: a Ctrl-C that interrupts join() makes CPython 3.11 report the
         # thread as finished while it still runs, and the exit would cut its cleanup short.
         finished = [threading.Event() for _ in running]
-        # The registry examples push to lives for this check only (issue 16).
-        registry = self._scratch_registry(running)
-        registry.__enter__()
         threads = [
             threading.Thread(target=worker, args=(c, e), daemon=True) for c, e in zip(running, finished, strict=True)
         ]
@@ -198,7 +253,9 @@ class Checker:
                 event.wait(timeout=60)
             raise
         finally:
-            registry.__exit__(None, None, None)
+            registry.close()
+            with contextlib.suppress(OSError):
+                durations.save(self.facts.state_dir, [(r.path, r.seconds) for r in results if r.executed])
             for context in contexts:
                 context.client.close()
 
@@ -354,6 +411,7 @@ class Checker:
     def _execute(self, pending: Pending, context: DaemonContext) -> Result:
         prepared, key = pending.prepared, pending.key
         if context.docker_host != pending.prepared_on:  # another daemon: its images, its key
+            self._listings.pop(context.docker_host, None)  # examples have run there since it was listed
             key = self._key(prepared, context)
         if cached := self._cached(prepared, key, context):  # recorded by another check while this one waited
             return cached
@@ -398,6 +456,16 @@ class Checker:
                 self._cli_version = "no docker CLI"
         return self._cli_version
 
+    def _image_ids(self, context: DaemonContext) -> dict[str, str]:
+        """Tag -> image ID of everything the daemon holds: one listing for every example prepared on it, not one
+        request per image per example (a tag it lacks, or a digest, is still asked for by name)."""
+        listing = self._listings.get(context.docker_host)
+        if listing is None:
+            images = context.client.api.images()
+            listing = {tag: image["Id"] for image in images for tag in (image.get("RepoTags") or [])}
+            self._listings[context.docker_host] = listing
+        return listing
+
     def _ensure_images(self, prepared: Prepared, context: DaemonContext) -> list[str]:
         """Pull the header's images from the mirror if missing; return the ids that key the cache."""
         example = prepared.example
@@ -407,16 +475,18 @@ class Checker:
             if name.split(":")[0] in example.text and name not in wanted:
                 wanted.append(name)
         ids = []
+        listing = self._image_ids(context)
         for name in sorted(wanted):
             ref = name if ":" in name.rsplit("/", 1)[-1] or "@" in name else f"{name}:latest"
             try:
-                ids.append(f"{ref}={api.inspect_image(ref)['Id']}")
+                ids.append(f"{ref}={listing.get(ref) or api.inspect_image(ref)['Id']}")
                 continue
             except ImageNotFound:
                 if name not in example.header.images:
                     continue
             repo, _, tag = ref.rpartition(":")
             try:
+                self._listings.pop(context.docker_host, None)  # the pull changes what the daemon holds
                 api.pull(repo, tag=tag)
                 ids.append(f"{ref}={api.inspect_image(ref)['Id']}")
             except (APIError, requests.RequestException) as error:
