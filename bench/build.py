@@ -34,6 +34,12 @@ def _build(project: Path, lab: Lab, site: Path, verify: bool, jobs: int = 1) -> 
         "verified": report.get("verified"),
         "waited_for_lock": timed.waited_for_lock,
         "stderr_tail": "" if timed.returncode == 0 else tail(timed.stderr, 10),  # a failing example exits 1 too
+        # which example failed, and why: a failure in the warm-up makes the warm build run it again
+        "failed": [
+            str(e.get("message") or e.get("path"))[:300]
+            for e in report.get("examples", report.get("results", []))
+            if e.get("status") == "failed"
+        ],
     }
 
 
@@ -49,6 +55,8 @@ def measure(project: Path, lab: Lab, reps: int, work: Path) -> dict:
             f"{tail(warmup['stderr_tail'] or 'no stderr', 3)}"
         )
     log(f"   warm-up build: {warmup['seconds']:.1f}s, {warmup['summary_line'] or warmup['summary']}")
+    for message in warmup["failed"]:
+        log(f"   failed in the warm-up: {message}")
     on, off = [], []
     for rep in range(reps):
         order = (True, False) if rep % 2 == 0 else (False, True)
@@ -75,6 +83,7 @@ def measure(project: Path, lab: Lab, reps: int, work: Path) -> dict:
                 "summary_line",
                 "returncode",
                 "max_rss_kib",
+                "failed",
             )
         },
         "verify_on_seconds": round(t_on, 2),
