@@ -76,6 +76,20 @@ def _loadavg() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+def _cpu_times() -> list[int]:
+    """The `cpu` line of /proc/stat: user nice system idle iowait irq softirq steal ... (clock ticks)."""
+    with open("/proc/stat") as stat:
+        return [int(x) for x in stat.readline().split()[1:]]
+
+
+def _steal_percent(start: list[int], end: list[int]) -> float | None:
+    """The share of the run's CPU time the hypervisor gave to other machines (steal): it slows both sides of
+    every ratio alike, but every absolute figure."""
+    spent = [b - a for a, b in zip(start, end, strict=False)]
+    total = sum(spent[:8])
+    return round(100 * spent[7] / total, 1) if total and len(spent) > 7 else None
+
+
 def _header(args: argparse.Namespace, lab: Lab) -> dict:
     """What the results are about: the checkout, the machine, the lab, the arguments."""
     return {
@@ -88,6 +102,7 @@ def _header(args: argparse.Namespace, lab: Lab) -> dict:
             "python": platform.python_version(),
             "kernel": platform.release(),
             "loadavg_at_start": _loadavg(),
+            "cpu_times_at_start": _cpu_times(),
             "started_at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         },
         "lab": {"name": lab.name, "workers": lab.workers, **lab.overrides},
@@ -194,6 +209,7 @@ def main(argv=None) -> int:  # noqa: PLR0912, PLR0915 -- one figure after the ot
             attempt("6_scale", lambda: scale.measure(project, lab, WORK, sizes=sizes))
     finally:
         results["machine"]["loadavg_at_end"] = _loadavg()
+        results["machine"]["cpu_steal_percent"] = _steal_percent(results["machine"]["cpu_times_at_start"], _cpu_times())
         if lab.name == "bench":
             log("down --purge of the bench lab")
             labup.down(project, lab)
@@ -507,7 +523,8 @@ def render(results: dict) -> str:
         (
             f"**Taken under load:** the machine's load average (1, 5, 15 min) was {machine['loadavg_at_start']} at the "
             f"start and {machine.get('loadavg_at_end', '?')} at the end, on {machine['cpus']} CPUs shared with other "
-            "work. Ratios of runs made side by side are meaningful; absolute seconds are inflated by that load."
+            f"work, and the hypervisor took {machine.get('cpu_steal_percent', '?')}% of the CPU time for other "
+            "machines (steal). Ratios of runs made side by side are meaningful; absolute seconds are inflated by both."
         ),
         "",
         *sections,
