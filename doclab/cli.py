@@ -62,6 +62,13 @@ def main(argv: list[str] | None = None) -> int:
         print("doclab: interrupted", file=sys.stderr)
         return 130
     except Exception as error:  # noqa: BLE001 - a bug: one line for the user, the traceback kept for the report
+        if isinstance(error, ModuleNotFoundError) and (error.name or "doclab").split(".")[0] != "doclab":
+            # a dependency missing is an incomplete install (an interrupted `make venv`), not a bug of doclab
+            print(
+                f"doclab: the Python package `{error.name}` is not installed for {sys.executable}: run `make venv`",
+                file=sys.stderr,
+            )
+            return 1
         saved = _save_traceback()
         print(
             f"doclab: internal error {type(error).__name__}: {error} (a bug in doclab: please report it with {saved})",

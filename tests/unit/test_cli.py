@@ -25,3 +25,20 @@ def test_an_internal_error_is_one_line_and_keeps_the_traceback(monkeypatch, caps
         assert text.startswith("Traceback (most recent call last):") and "in broken" in text
     finally:
         saved.unlink()
+
+
+def test_a_missing_dependency_is_one_line_naming_the_fix_and_leaves_no_file(monkeypatch, capsys, tmp_path):
+    """An interrupted `make venv` leaves the package incomplete: that is no bug, and no traceback file is kept."""
+
+    def unimportable(_args):
+        raise ModuleNotFoundError("No module named 'docker'", name="docker")
+
+    monkeypatch.setattr(commands, "cmd_status", unimportable)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    assert cli.main(["status"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "internal error" not in err
+    assert err.startswith("doclab: the Python package `docker` is not installed for ") and err.endswith(
+        ": run `make venv`\n"
+    )
+    assert list(tmp_path.iterdir()) == []
