@@ -15,6 +15,8 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -66,39 +68,28 @@ def _reordered(work: queue.Queue[Pending], known: dict[str, float]) -> queue.Que
 
 
 class _Background:
-    """A context manager entered on a thread of its own (start), waited for (wait), and exited (close)."""
+    """A context manager entered on a thread of its own (start), waited for (wait: its error raised here), and
+    exited (close)."""
 
     def __init__(self, make: Callable[[], contextlib.AbstractContextManager[object]]) -> None:
         self._make = make
-        self._thread: threading.Thread | None = None
-        self._entered: contextlib.AbstractContextManager[object] | None = None
-        self._error: BaseException | None = None
+        self._stack = contextlib.ExitStack()
+        self._entered: Future[object] | None = None
 
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._enter, daemon=True)
-            self._thread.start()
-
-    def _enter(self) -> None:
-        try:
-            manager = self._make()
-            manager.__enter__()
-            self._entered = manager
-        except BaseException as error:  # noqa: BLE001 -- handed to wait(), on the caller's thread
-            self._error = error
+        if self._entered is None:
+            pool = ThreadPoolExecutor(max_workers=1)
+            self._entered = pool.submit(lambda: self._stack.enter_context(self._make()))
+            pool.shutdown(wait=False)  # the one task runs on; nothing else will be submitted
 
     def wait(self) -> None:
-        if self._thread is not None:
-            self._thread.join()
-        if self._error is not None:
-            raise self._error
+        if self._entered is not None:
+            self._entered.result()
 
     def close(self) -> None:
-        if self._thread is not None:
-            self._thread.join()
         if self._entered is not None:
-            self._entered.__exit__(None, None, None)
-            self._entered = None
+            wait_for([self._entered])  # entered or failed: then there is nothing half-done to exit
+        self._stack.close()
 
 
 @dataclass
@@ -254,8 +245,10 @@ class Checker:
             raise
         finally:
             registry.close()
-            with contextlib.suppress(OSError):
-                durations.save(self.facts.state_dir, [(r.path, r.seconds) for r in results if r.executed])
+            ran = [(r.path, r.seconds) for r in results if r.executed]
+            if ran:  # a check of cache hits writes nothing
+                with contextlib.suppress(OSError):
+                    durations.save(self.facts.state_dir, ran)
             for context in contexts:
                 context.client.close()
 

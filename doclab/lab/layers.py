@@ -33,6 +33,7 @@ GZIP_TYPE = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 class Layer:
     tar: bytes  # uncompressed: its sha256 is the diff_id
     blob: bytes  # what the registry stores (the tar itself, or gzipped): its sha256 is the blob digest
+    media_type: str = GZIP_TYPE
 
     @property
     def diff_id(self) -> str:
@@ -41,10 +42,6 @@ class Layer:
     @property
     def digest(self) -> str:
         return "sha256:" + hashlib.sha256(self.blob).hexdigest()
-
-    @property
-    def media_type(self) -> str:
-        return TAR_TYPE if self.blob is self.tar else GZIP_TYPE
 
 
 def walk(root: Path) -> list[str]:
@@ -122,5 +119,5 @@ def build(root: Path, epoch: int, only: list[str] | None = None, removed: tuple[
                 tar.addfile(info)
     data = buffer.getvalue()
     if len(data) >= BIG_LAYER:
-        return Layer(tar=data, blob=data)
+        return Layer(tar=data, blob=data, media_type=TAR_TYPE)
     return Layer(tar=data, blob=gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0))
