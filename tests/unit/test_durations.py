@@ -14,7 +14,7 @@ def test_never_timed_first_then_the_longest_in_file_order_among_equals() -> None
 
 def test_a_run_adds_to_what_is_kept(tmp_path: Path) -> None:
     durations.save(tmp_path, [("a", 2.0), ("b", 0.0)])  # 0: not run (cached, skipped)
-    durations.save(tmp_path, [("c", 3.456)])
+    durations.save(tmp_path, [("c", 3.456), ("/tmp/pytest-1/elsewhere.console", 1.0)])
     assert durations.load(tmp_path) == {"a": 2.0, "c": 3.46}
     assert not list(tmp_path.glob(".durations-*")), "a temporary file was left"
 
