@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 from pathlib import Path
 
 from doclab.lab.paths import DaemonPaths
+from doclab.retry import wait_until
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PIDS_MAX = 2048
@@ -60,10 +60,8 @@ def freeze(group: Path, frozen: bool) -> None:
         return
     state = "FROZEN" if frozen else "THAWED"
     (group / "freezer.state").write_text(state)
-    for _ in range(200):
-        if (group / "freezer.state").read_text().strip() == state:
-            return
-        time.sleep(0.005)
+    # Polled often: a container start waits for this, and a busy process takes well under a millisecond.
+    wait_until(lambda: (group / "freezer.state").read_text().strip() == state, timeout=1.0, interval=0.0002)
 
 
 def ensure(daemon: DaemonPaths) -> None:
