@@ -122,6 +122,7 @@ def measure(project: Path, lab: Lab, reps: int) -> dict:
         [],
     )
     problems: list[str] = []
+    engine_daemons: set[str] = set()
     report = project / ".bench-overhead.json"
     try:
         for rep in range(reps):
@@ -150,6 +151,7 @@ def measure(project: Path, lab: Lab, reps: int) -> dict:
                     engine_runs.append(timed.seconds)
                     engine_inner.append(float(data.get("seconds", 0.0)))
                     engine_examples.append(sum(float(e["seconds"]) for e in data.get("examples", [])))
+                    engine_daemons.update(str(e.get("daemon", "")) for e in data.get("examples", []))
             log(
                 f"   rep {rep + 1}: bash {bash_runs[-1]:.2f}s (+{bash_cleanups[-1]:.2f}s cleanup), doclab {engine_runs[-1]:.2f}s"
             )
@@ -173,6 +175,7 @@ def measure(project: Path, lab: Lab, reps: int) -> dict:
         "ratio": round(engine / bash, 3),
         "ratio_with_cleanup": round(engine / bash_with_cleanup, 3),
         "ratio_per_rep": [round(e / b, 3) for e, b in zip(engine_runs, bash_runs, strict=True)],
+        "doclab_daemons": sorted(engine_daemons),
         "raw": {
             "bash": bash_runs,
             "bash_cleanup": bash_cleanups,

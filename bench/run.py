@@ -217,6 +217,7 @@ def main(argv=None) -> int:  # noqa: PLR0912, PLR0915 -- one figure after the ot
     log(f"load average at the end: {results['machine']['loadavg_at_end']}")
     results["total_seconds"] = round(time.monotonic() - started, 1)
     out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str) + "\n")
     (out / "results.md").write_text(render(results))
     log(f"wrote {out / 'results.md'} and {out / 'results.json'} in {results['total_seconds']}s")
@@ -367,10 +368,13 @@ def _issue16(f: dict, rows: list, notes: list) -> None:
             )
         )
         notes.append(
-            f"Figure 1 runs {len(o['files'])} busybox-only examples on verification daemon 1 (where `--jobs 1` runs "
-            "them): "
+            f"Figure 1 runs {len(o['files'])} busybox-only examples: "
             + ", ".join(p.removeprefix("snippets/") for p in o["files"])
-            + ". The bash side runs as root, unconfined, with no session open (the daemon's plugin allows at once). "
+            + ". The doclab side is `doclab check --jobs 1` as a contributor runs it: it starts on verification "
+            "daemon 1 and runs the next example on another verification daemon of the lab while the last one's is "
+            f"cleaned up (daemons used: {', '.join(d.rsplit('/', 2)[-2] for d in o.get('doclab_daemons', [])) or '?'}). "
+            "The bash side runs every example on daemon 1, as root, unconfined, with no session open (the daemon's "
+            "plugin allows at once), and its cleanup is not timed (1b times it). "
             f"Median of {o['repetitions']}, interleaved; per-repetition ratios {o['ratio_per_rep']}."
             + (
                 f" Left out (a command failed in an untimed warm-up check): {', '.join(o['left_out'])}."

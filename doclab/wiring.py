@@ -28,6 +28,7 @@ def lab_facts(settings: Settings, jobs: int = 1, use_cache: bool = True, docker_
         versions = dict(found.versions)
         return LabFacts(
             hosts=tuple(hosts),
+            spare_hosts=() if chosen or settings.hosts else found.spare_hosts,
             state_dir=Path(found.state_dir),
             registry=found.registry,
             base_images=tuple(sorted(found.base_images)),

@@ -322,3 +322,53 @@ def test_verdicts_do_not_depend_on_the_number_of_jobs(tmp_path):
         verdicts.append([(r.path, r.status, r.message) for r in report.results])
     differ = [(a, b) for run in verdicts[1:] for a, b in zip(verdicts[0], run, strict=True) if a != b]
     assert not differ, differ
+
+
+def _spare_examples(folder: Path, count: int) -> list[Path]:
+    """Examples that each find their daemon empty, then leave a running container and a volume behind."""
+    folder.mkdir()
+    paths = []
+    for n in range(count):
+        path = folder / f"leaves-{n}.console"
+        path.write_text(
+            "# doclab: images=busybox\n"
+            "$ docker ps -aq | wc -l\n0\n"
+            "$ docker volume ls -q | wc -l\n0\n"
+            f"$ docker run -d --name spare-{n} -v spare-vol-{n}:/data busybox sleep 300 >/dev/null\n"
+        )
+        paths.append(path)
+    return paths
+
+
+def test_a_spare_daemon_is_cleaned_up_while_the_next_example_runs(tmp_path, capsys):
+    """--jobs 1 with a second verification daemon up: the next example runs there while the last one's daemon is
+    cleaned up. Every example still finds its daemon empty, and both are left as they were. A spare that another
+    check holds is not waited for: the check runs on its own daemon alone."""
+    import dataclasses
+
+    from doclab import lab
+    from doclab.config import Settings
+    from doclab.wiring import lab_facts
+
+    if not (lab.is_running(1) and lab.is_running(2)):
+        pytest.skip("needs verification daemons 1 and 2: `doclab up --workers 2`")
+    first, spare = lab.docker_host(1), lab.docker_host(2)
+    facts = dataclasses.replace(lab_facts(Settings.from_env(), jobs=1), cache_dir=None)
+    assert facts.hosts == (first,) and spare in facts.spare_hosts
+    clients = {host: docker.DockerClient(base_url=host) for host in (first, spare)}
+    try:
+        before = {host: inventory(c) for host, c in clients.items()}
+        report = Checker(facts, jobs=1).run(_spare_examples(tmp_path / "free", 4))
+        assert [r.status for r in report.results] == ["passed"] * 4, [r.message for r in report.results]
+        assert {r.daemon for r in report.results} == {first, spare}
+        assert {host: inventory(c) for host, c in clients.items()} == before
+
+        with DaemonLock(state_dir() / "locks", spare):  # another check holds the spare
+            report = Checker(facts, jobs=1).run(_spare_examples(tmp_path / "held", 3))
+        assert [r.status for r in report.results] == ["passed"] * 3, [r.message for r in report.results]
+        assert {r.daemon for r in report.results} == {first}
+        assert "waiting" not in capsys.readouterr().err
+        assert {host: inventory(c) for host, c in clients.items()} == before
+    finally:
+        for client in clients.values():
+            client.close()

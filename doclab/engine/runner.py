@@ -112,6 +112,69 @@ class _Sandbox:
         shutil.rmtree(self.scratch, ignore_errors=True)
 
 
+class _Pool:
+    """The daemons of one check, each lent to one example at a time and taken back once it is clean.
+
+    Why: an example's cleanup (removing its containers, some still running) is the daemon's work, 20 to 140
+    ms of it. With a daemon more than the jobs (a spare, when no other check holds one), the next example
+    runs on a clean daemon while the last one's is cleaned up, instead of waiting for it."""
+
+    def __init__(self, hosts: list[str]) -> None:
+        self._order = {host: rank for rank, host in enumerate(hosts)}  # take() prefers the first
+        self._free: list[DaemonContext] = []
+        self._lent: list[DaemonContext] = []
+        self._retired: set[str] = set()
+        self._changed = threading.Condition()
+
+    def add(self, context: DaemonContext) -> None:
+        with self._changed:
+            self._free.append(context)
+            self._free.sort(key=lambda c: self._order[c.docker_host])
+            self._changed.notify_all()
+
+    def take(self) -> DaemonContext:
+        """The first clean daemon. A daemon that went away is lent only when no live one may still come back:
+        then its examples are skipped, as they were before a spare existed."""
+        with self._changed:
+            while True:
+                live = [c for c in self._free if not c.gone]
+                if live or (self._free and all(c.gone for c in self._lent)):
+                    context = (live or self._free)[0]
+                    self._free.remove(context)
+                    self._lent.append(context)
+                    return context
+                self._changed.wait()
+
+    def give_back(self, context: DaemonContext) -> None:
+        with self._changed:
+            self._lent.remove(context)
+            if context.docker_host not in self._retired:
+                self._free.append(context)
+                self._free.sort(key=lambda c: self._order[c.docker_host])
+            self._changed.notify_all()
+
+    def retire(self, context: DaemonContext) -> None:
+        """Lend it no more, and return once nothing runs or is cleaned on it (its lock may then be released)."""
+        with self._changed:
+            self._retired.add(context.docker_host)
+            if context in self._free:
+                self._free.remove(context)
+            while context in self._lent:
+                self._changed.wait()
+
+
+@dataclass
+class _Ran:
+    """An example that has run: what its judging needs once its daemon is cleaned up (`clean_up`)."""
+
+    pending: Pending
+    context: DaemonContext
+    record: object
+    refusal: list[policy.Violation]
+    seconds: float
+    clean_up: Callable[[], CleanupReport | None]
+
+
 class Checker:
     def __init__(  # noqa: PLR0913 -- keyword-only options
         self,
@@ -125,6 +188,7 @@ class Checker:
     ):
         self.facts = facts
         self.hosts = [docker_host] if docker_host else facts.hosts_for(jobs)
+        self._spare_hosts = [] if docker_host else [h for h in facts.spare_hosts if h not in self.hosts]
         self.update = update
         self.on_result = on_result
         # --update always runs and never records: a recording is checked by the next run
@@ -138,6 +202,7 @@ class Checker:
         self._work: queue.Queue[Pending] | None = None  # what is left to run: a spare sandbox only if anything is
         self._listings: dict[str, dict[str, str]] = {}  # docker host -> tag -> image ID, while examples are prepared
         self._spares: dict[str, _Sandbox] = {}  # docker host -> the sandbox its next example gets (one worker each)
+        self._registry: _Background | None = None  # the scratch registry of the running check
 
     @property
     def docker_host(self) -> str:
@@ -145,7 +210,7 @@ class Checker:
 
     # -- public API ---------------------------------------------------------
     def probe(self) -> str:
-        return probe(self.docker_host)
+        return probe(self.docker_host).version
 
     def run(self, paths: list[Path]) -> Report:  # noqa: PLR0912, PLR0915 -- prepare, then the daemons' workers
         started = time.monotonic()
@@ -159,10 +224,10 @@ class Checker:
                 examples.append(load_example(rel, root))
             except DoclabError as error:
                 self._emit(results, _bad_input(rel, error))
-        versions = [probe(host) for host in self.hosts]  # first: one line (DaemonUnavailable) when none answers
+        engines = [probe(host) for host in self.hosts]  # first: one line (DaemonUnavailable) when none answers
         contexts = [
-            DaemonContext(host, self._connect(host), version)
-            for host, version in zip(self.hosts, versions, strict=True)
+            DaemonContext(host, self._connect(host, engine.api_version), engine.version)
+            for host, engine in zip(self.hosts, engines, strict=True)
         ]
         report.docker_host = self.hosts[0]
         report.daemon_version = contexts[0].version
@@ -172,55 +237,89 @@ class Checker:
         # Static checks and cache hits need no lock: a build with nothing changed never waits for another check.
         work: queue.Queue[Pending] = queue.Queue()
         # The registry examples push to lives for this check only (issue 16). It starts (in the background, while
-        # the other examples are prepared) as soon as one example is to run, and never for a check of cache hits.
-        registry = _Background(partial(self._scratch_registry, contexts))
+        # the other examples are prepared) as soon as one example is to run, and never for a check of cache hits;
+        # an example waits for it only if it names it (_execute).
+        registry = self._registry = _Background(partial(self._scratch_registry, contexts))
+        # So does the first example's sandbox: its keeper boots (40 ms) while the rest is prepared and locked.
+        warming = ThreadPoolExecutor(max_workers=1)
+        self._work = work
         try:
             for example in examples:
                 prepared = self._guarded(example, contexts[0], partial(self._prepare, example, contexts[0]))
                 if isinstance(prepared, Pending):
+                    first = work.empty()
                     work.put(prepared)
+                    if first:
+                        warming.submit(self._make_spare, self.hosts[0])
                     registry.start()
-                else:
+                elif isinstance(prepared, Result):
                     self._emit(results, prepared)
-            registry.wait()  # up (or its error raised) before any example runs
         except BaseException:
             registry.close()
             raise
+        finally:
+            warming.shutdown(wait=True)
         if len(contexts) > 1:  # the longest first: the check then ends about when its daemons are all done
             work = _reordered(work, durations.load(self.facts.state_dir))
         running = contexts if not work.empty() else []
         self._work = work
+        pool = _Pool([*self.hosts, *self._spare_hosts])
+        # Spare daemons are looked for (locked, reaped) while the first example runs: none is needed before.
+        finding = ThreadPoolExecutor(max_workers=1)
+        found = finding.submit(self._spare_daemons if running else list)
+
+        def lend_spares(done: Future[list[tuple[DaemonContext, DaemonLock]]]) -> None:
+            for context, _lock in done.result():
+                pool.add(context)
+
+        found.add_done_callback(lend_spares)
+        finding.shutdown(wait=False)
+        # The cleanups and judging of examples that have run, beside the next example's run.
+        concluding = ThreadPoolExecutor(max_workers=max(1, len(running) + len(self._spare_hosts)))
+
+        def emit(result: Result | Pending | _Ran) -> None:
+            assert isinstance(result, Result)  # the last step of an example gives a Result or raises
+            with results_lock:
+                self._emit(results, result, show=not self._stopping.is_set())  # after Ctrl-C: "interrupted" once
+
+        def step(example: Example, context: DaemonContext, what: Callable[[], Result | _Ran]) -> Result | _Ran:
+            try:
+                done = self._guarded(example, context, what)
+            except Exception as error:  # noqa: BLE001 -- a bug in doclab fails one example, not the run
+                rel = _rel(example.path)
+                message = f"{rel}: internal error in doclab: {type(error).__name__}: {error}"
+                return Result(path=rel, kind=example.kind, status="failed", reason="internal error", message=message)
+            assert not isinstance(done, Pending)
+            return done
+
+        def conclude(ran: _Ran) -> None:
+            try:
+                result = step(ran.pending.prepared.example, ran.context, partial(self._conclude, ran))
+            finally:
+                pool.give_back(ran.context)
+            emit(result)
 
         def worker(context: DaemonContext, done: threading.Event) -> None:
             try:
                 with DaemonLock(self.facts.state_dir / "locks", context.docker_host):
                     self._reap(context)
-                    while not self._stopping.is_set():
-                        try:
-                            pending = work.get_nowait()
-                        except queue.Empty:
-                            return
-                        example = pending.prepared.example
-                        try:
-                            outcome = self._guarded(example, context, partial(self._execute, pending, context))
-                            assert isinstance(outcome, Result)  # _execute gives a Result or raises
-                            result = outcome
-                        except Exception as error:  # noqa: BLE001 -- a bug in doclab fails one example, not the run
-                            rel = _rel(example.path)
-                            result = Result(
-                                path=rel,
-                                kind=example.kind,
-                                status="failed",
-                                reason="internal error",
-                                message=f"{rel}: internal error in doclab: {type(error).__name__}: {error}",
-                            )
-                        with results_lock:
-                            # after Ctrl-C the CLI says "interrupted" once
-                            self._emit(results, result, show=not self._stopping.is_set())
+                    pool.add(context)
+                    try:
+                        while not self._stopping.is_set():
+                            try:
+                                pending = work.get_nowait()
+                            except queue.Empty:
+                                return
+                            lent = pool.take()
+                            ran = step(pending.prepared.example, lent, partial(self._execute, pending, lent))
+                            if isinstance(ran, _Ran):
+                                concluding.submit(conclude, ran)
+                            else:
+                                pool.give_back(lent)
+                                emit(ran)
+                    finally:
+                        pool.retire(context)  # its lock is released only once nothing runs or is cleaned on it
             finally:
-                spare = self._spares.pop(context.docker_host, None)
-                if spare is not None:
-                    spare.discard()
                 done.set()
 
         # Wait on events, not Thread.join: a Ctrl-C that interrupts join() makes CPython 3.11 report the
@@ -237,13 +336,21 @@ class Checker:
                     pass
         except KeyboardInterrupt:
             self._stopping.set()
-            for context in contexts:
+            for context in [*contexts, *(c for c, _ in found.result())]:
                 if context.process:
                     context.process.stop("interrupted (Ctrl-C)")
             for event in finished:
                 event.wait(timeout=60)
             raise
         finally:
+            for context, lock in found.result():
+                pool.retire(context)
+                lock.__exit__(None, None, None)
+                context.client.close()
+            concluding.shutdown(wait=True)
+            for spare in list(self._spares.values()):
+                spare.discard()
+            self._spares.clear()
             registry.close()
             ran = [(r.path, r.seconds) for r in results if r.executed]
             if ran:  # a check of cache hits writes nothing
@@ -257,14 +364,31 @@ class Checker:
         report.finished_at = now_iso()
         return report
 
+    def _spare_daemons(self) -> list[tuple[DaemonContext, DaemonLock]]:
+        """The lab's spare daemons that no other check holds (never waited for), reaped, each with its lock."""
+        taken = []
+        for host in self._spare_hosts:
+            lock = DaemonLock(self.facts.state_dir / "locks", host)
+            if not lock.acquire(wait=False):
+                continue
+            try:
+                engine = probe(host)
+                context = DaemonContext(host, self._connect(host, engine.api_version), engine.version)
+                self._reap(context)
+            except (DoclabError, DockerException, requests.RequestException):
+                lock.__exit__(None, None, None)  # a spare that does not answer is simply not used
+                continue
+            taken.append((context, lock))
+        return taken
+
     def reap(self) -> list[str]:
         """Remove what a killed checker left on the daemon(s). Returns what was removed."""
         removed: list[str] = []
         if self.facts.sandbox is not None and self.facts.sandbox.reap_scratch_registry():
             removed.append("the scratch registry of a killed check")
         for host in self.hosts:
-            version = probe(host)
-            context = DaemonContext(host, self._connect(host), version)
+            engine = probe(host)
+            context = DaemonContext(host, self._connect(host, engine.api_version), engine.version)
             with DaemonLock(self.facts.state_dir / "locks", host):
                 removed += self._reap(context)
         return removed
@@ -284,9 +408,9 @@ class Checker:
         hooks = self.facts.sandbox
         return hooks if hooks is not None and hooks.example_uid(host) is not None else None
 
-    def _connect(self, host: str) -> docker.DockerClient:
+    def _connect(self, host: str, api_version: str) -> docker.DockerClient:
         """The checker's client: on a lab daemon its requests carry the token that tells them from an example's."""
-        client = connect(host)
+        client = connect(host, api_version)
         if (hooks := self._session_hooks(host)) is not None:
             client.api.headers.update(hooks.admin_headers())
         return client
@@ -327,8 +451,8 @@ class Checker:
         return outcome.removed
 
     def _guarded(
-        self, example: Example, context: DaemonContext, step: Callable[[], Result | Pending]
-    ) -> Result | Pending:
+        self, example: Example, context: DaemonContext, step: Callable[[], Result | Pending | _Ran]
+    ) -> Result | Pending | _Ran:
         """Run one step for an example; expected failures become its one-line verdict."""
         rel = _rel(example.path)
 
@@ -401,17 +525,36 @@ class Checker:
         outcome = Outcome("cached", "unchanged since it last passed")
         return self._result(prepared, outcome, daemon=context.docker_host)
 
-    def _execute(self, pending: Pending, context: DaemonContext) -> Result:
+    def _execute(self, pending: Pending, context: DaemonContext) -> Result | _Ran:
+        """Run the example (unless another check recorded it meanwhile); its cleanup and verdict come later."""
         prepared, key = pending.prepared, pending.key
         if context.docker_host != pending.prepared_on:  # another daemon: its images, its key
             self._listings.pop(context.docker_host, None)  # examples have run there since it was listed
             key = self._key(prepared, context)
+            pending = Pending(prepared, pending.runner, key, context.docker_host)
         if cached := self._cached(prepared, key, context):  # recorded by another check while this one waited
             return cached
+        if self._registry is not None and self._names_scratch_registry(prepared.example):
+            self._registry.wait()  # up, or the reason it could not start raised here, as this example's verdict
         run_started = time.time()
-        record, refusal, cleaned, seconds = self._run_isolated(pending, context)
+        ran = self._run_isolated(pending, context)
         if self.cache is not None:
             self.cache.sweep(run_started)  # whatever the example wrote there is gone before anything reads it
+        return ran
+
+    def _names_scratch_registry(self, example: Example) -> bool:
+        """Whether the example or its fixture files name the scratch registry's port: only such an example can
+        push to it, and only its run waits for the registry to be up."""
+        hooks = self.facts.sandbox
+        ports = {address.rpartition(":")[2] for address in (hooks.push_registries() if hooks is not None else [])}
+        texts = [example.text, *_fixture_texts(example)]
+        return any(f":{port}" in text for port in ports if port for text in texts)
+
+    def _conclude(self, ran: _Ran) -> Result:
+        """Clean up after an example that ran, then judge it."""
+        pending, record, refusal, seconds = ran.pending, ran.record, ran.refusal, ran.seconds
+        prepared, key = pending.prepared, pending.key
+        cleaned = ran.clean_up()
         rel = prepared.rel
         if refusal:
             outcome = Outcome.failed(
@@ -435,7 +578,7 @@ class Checker:
             prepared.example.path.write_text(outcome.recorded, encoding="utf-8")
         if outcome.status == "passed" and self.cache is not None:
             self.cache.put(key, rel, seconds, list(prepared.subcommands))
-        return self._result(prepared, outcome, seconds, context.docker_host)
+        return self._result(prepared, outcome, seconds, ran.context.docker_host)
 
     def _docker_cli_version(self) -> str:
         if self._cli_version is None and self.facts.versions.get("cli"):
@@ -492,9 +635,11 @@ class Checker:
                 raise LocatedError(prepared.rel, 1, f"cannot pull {ref} ({short_reason(error)}); {hint}") from None
         return ids
 
-    def _run_isolated(  # noqa: PLR0915 -- set up, run, clean up: one sequence, in order
+    def _run_isolated(  # noqa: PLR0915 -- set up, run, and what cleans up: one sequence, in order
         self, pending: Pending, context: DaemonContext
-    ) -> tuple[object, list[policy.Violation], CleanupReport | None, float]:
+    ) -> _Ran:
+        """Run the example in its sandbox; the cleanup (`_Ran.clean_up`) is left to the caller, who may run
+        the next example on another daemon meanwhile. Until it is done, the example's host ports stay held."""
         prepared = pending.prepared
         example = prepared.example
         host = context.docker_host
@@ -540,32 +685,39 @@ class Checker:
             if self._uid(host) is None
             else contextlib.nullcontext()
         )
-        started = time.monotonic()
-        try:
-            with watcher:
-                record = pending.runner.run(prepared, workspace, self.update)
-        finally:
-            seconds = time.monotonic() - started
+
+        def end_sandbox() -> None:
             if keeper is not None:
                 keeper.close()
             context.process = None
             self._make_spare(host)  # its keeper starts while this example is cleaned up
+
+        def clean_up() -> CleanupReport | None:
             try:
-                if daemon_alive(context):
-                    cleaned: CleanupReport | None
-                    if hooks is not None:
-                        cleaned = ledger.close_session(hooks, host, context.client, before, self._restorable)
-                    else:
-                        cleaned = cleanup(context.client, before, self._restorable)
-                        journal.end()
-                else:
+                if not daemon_alive(context):
                     context.gone = True
-                    cleaned = None
+                    return None
+                if hooks is not None:
+                    return ledger.close_session(hooks, host, context.client, before, self._restorable)
+                cleaned = cleanup(context.client, before, self._restorable)
+                journal.end()
+                return cleaned
             finally:
                 # Only after cleanup: until then the example's containers still hold its host ports.
                 port_locks.__exit__(None, None, None)
-            shutil.rmtree(scratch, ignore_errors=True)
-        return record, refusal, cleaned, seconds
+                shutil.rmtree(scratch, ignore_errors=True)
+
+        started = time.monotonic()
+        try:
+            with watcher:
+                record = pending.runner.run(prepared, workspace, self.update)
+        except BaseException:
+            end_sandbox()
+            clean_up()  # the run did not end (Ctrl-C, a bug in doclab): nothing of it stays, then the error goes on
+            raise
+        seconds = time.monotonic() - started
+        end_sandbox()
+        return _Ran(pending, context, record, refusal, seconds, clean_up)
 
     def _sandbox(self, host: str) -> _Sandbox:
         """A fresh scratch folder (never /tmp) with work/, home/ and RETURNS, the example's environment, and its

@@ -20,6 +20,7 @@ class Facts:
 
     state_dir: Path
     verification_hosts: tuple[str, ...]  # workers 1..N: hermetic daemons, where examples run
+    spare_hosts: tuple[str, ...]  # verification daemons past N that are up
     playground_host: str  # worker 0: what `doclab env` gives a terminal; examples never run there
     registry: str  # host:port of the mirror
     base_images: dict[str, str]  # tag -> pinned image ID
@@ -61,6 +62,7 @@ def facts(jobs: int = 1) -> Facts:
     return Facts(
         state_dir=paths.state_dir(),
         verification_hosts=tuple(worker_hosts(max(jobs, 1))),
+        spare_hosts=tuple(docker_host(n) for n in paths.known_workers() if n > max(jobs, 1) and is_running(n)),
         playground_host=docker_host(0),
         registry=registry.address(),
         base_images=images.pinned(),
