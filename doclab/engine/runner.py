@@ -202,6 +202,10 @@ class Checker:
         self._work: queue.Queue[Pending] | None = None  # what is left to run: a spare sandbox only if anything is
         self._listings: dict[str, dict[str, str]] = {}  # docker host -> tag -> image ID, while examples are prepared
         self._spares: dict[str, _Sandbox] = {}  # docker host -> the sandbox its next example gets (one worker each)
+        # docker host -> its images as its last cleanup left them: the next example's `before`, listed while the
+        # previous example's daemon was cleaned up instead of when the next one starts (a lab daemon only)
+        self._cleaned: dict[str, Snapshot] = {}
+        self._warmed: Future[None] | None = None  # the first example's sandbox being made
         self._registry: _Background | None = None  # the scratch registry of the running check
 
     @property
@@ -216,6 +220,8 @@ class Checker:
         started = time.monotonic()
         report = Report(started_at=now_iso())
         self._listings.clear()  # what the daemons hold is listed afresh for every run
+        self._cleaned.clear()
+        self._warmed = None
         examples: list[Example] = []
         results: list[Result] = []
         for file, root in discover_roots([Path(p) for p in paths]):
@@ -241,6 +247,7 @@ class Checker:
         # an example waits for it only if it names it (_execute).
         registry = self._registry = _Background(partial(self._scratch_registry, contexts))
         # So does the first example's sandbox: its keeper boots (40 ms) while the rest is prepared and locked.
+        # The first example waits for it in _run_isolated, not here: the locks and the reaping go on meanwhile.
         warming = ThreadPoolExecutor(max_workers=1)
         self._work = work
         try:
@@ -250,15 +257,16 @@ class Checker:
                     first = work.empty()
                     work.put(prepared)
                     if first:
-                        warming.submit(self._make_spare, self.hosts[0])
+                        self._warmed = warming.submit(self._make_spare, self.hosts[0])
                     registry.start()
                 elif isinstance(prepared, Result):
                     self._emit(results, prepared)
         except BaseException:
+            warming.shutdown(wait=True)
+            self._discard_spares()
             registry.close()
             raise
-        finally:
-            warming.shutdown(wait=True)
+        warming.shutdown(wait=False)
         if len(contexts) > 1:  # the longest first: the check then ends about when its daemons are all done
             work = _reordered(work, durations.load(self.facts.state_dir))
         running = contexts if not work.empty() else []
@@ -348,9 +356,7 @@ class Checker:
                 lock.__exit__(None, None, None)
                 context.client.close()
             concluding.shutdown(wait=True)
-            for spare in list(self._spares.values()):
-                spare.discard()
-            self._spares.clear()
+            self._discard_spares()
             registry.close()
             ran = [(r.path, r.seconds) for r in results if r.executed]
             if ran:  # a check of cache hits writes nothing
@@ -623,6 +629,7 @@ class Checker:
             repo, _, tag = ref.rpartition(":")
             try:
                 self._listings.pop(context.docker_host, None)  # the pull changes what the daemon holds
+                self._cleaned.pop(context.docker_host, None)
                 api.pull(repo, tag=tag)
                 ids.append(f"{ref}={api.inspect_image(ref)['Id']}")
             except (APIError, requests.RequestException) as error:
@@ -654,6 +661,8 @@ class Checker:
         def register(process: Stoppable) -> None:
             context.process = process
 
+        if self._warmed is not None:
+            wait_for([self._warmed])  # the first example's sandbox, made while the examples were prepared
         sandbox = self._spares.pop(host, None) or self._sandbox(host)
         scratch, workdir, env, confinement, keeper = (
             sandbox.scratch,
@@ -698,7 +707,10 @@ class Checker:
                     context.gone = True
                     return None
                 if hooks is not None:
-                    return ledger.close_session(hooks, host, context.client, before, self._restorable)
+                    cleaned = ledger.close_session(hooks, host, context.client, before, self._restorable)
+                    if not cleaned.problems:
+                        self._cleaned[host] = Snapshot.take(context.client, images_only=True)
+                    return cleaned
                 cleaned = cleanup(context.client, before, self._restorable)
                 journal.end()
                 return cleaned
@@ -733,6 +745,13 @@ class Checker:
         keeper = Keeper(confinement, scratch / "work", env) if confinement is not None else None
         return _Sandbox(scratch, env, confinement, keeper)
 
+    def _discard_spares(self) -> None:
+        if self._warmed is not None:
+            wait_for([self._warmed])
+        for spare in list(self._spares.values()):
+            spare.discard()
+        self._spares.clear()
+
     def _make_spare(self, host: str) -> None:
         """The next example's sandbox, if any example is left. A failure here is not this example's: the next
         one then makes its own sandbox, and says what went wrong."""
@@ -745,7 +764,9 @@ class Checker:
         self, context: DaemonContext, hooks: SandboxHooks | None, scratch: Path, rel: str, journal: Journal
     ) -> Snapshot:
         """What the daemon holds before the example, and the session (or, off the lab, the journal) opened."""
-        before = Snapshot.take(context.client, images_only=hooks is not None)
+        before = self._cleaned.pop(context.docker_host, None) if hooks is not None else None
+        if before is None:
+            before = Snapshot.take(context.client, images_only=hooks is not None)
         if hooks is not None:
             ledger.open_session(hooks, context.docker_host, scratch, rel, before, self._restorable)
         else:
