@@ -525,3 +525,12 @@ def test_dead_plugin_sockets_are_swept_and_live_ones_kept():
         live.close()
         for path in (dead_path, live_path, foreign_path):
             path.unlink(missing_ok=True)
+
+
+def test_down_where_there_is_no_lab_makes_nothing(tmp_path):
+    """`make bench` runs `doclab down` first: on a machine with no lab it must not leave a state folder behind."""
+    env = {"DOCLAB_STATE": str(tmp_path / "state"), "DOCLAB_RUN": str(tmp_path / "run"), "DOCLAB_INDEX": "44"}
+    down = doclab("down", env=env)
+    assert down.returncode == 0, down.stderr
+    assert one_line(down.stdout) == "doclab lab down: there is no lab here"
+    assert list(tmp_path.iterdir()) == []

@@ -202,6 +202,9 @@ def cmd_reset(_args: argparse.Namespace) -> int:
 
 def cmd_down(args: argparse.Namespace) -> int:
     require_root("stopping the lab")
+    if not paths.state_dir().exists() and not paths.run_dir().exists():
+        print("doclab lab down: there is no lab here")  # and no state folder made just to say so
+        return 0
     with lab_lock():
         workers = [DaemonPaths(n) for n in paths.known_workers()]
         with ThreadPoolExecutor(max_workers=max(1, len(workers))) as pool:
