@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -352,18 +353,22 @@ def test_a_spare_daemon_is_cleaned_up_while_the_next_example_runs(tmp_path, caps
 
     if not (lab.is_running(1) and lab.is_running(2)):
         pytest.skip("needs verification daemons 1 and 2: `doclab up --workers 2`")
-    first, spare = lab.docker_host(1), lab.docker_host(2)
+    first = lab.docker_host(1)
     facts = dataclasses.replace(lab_facts(Settings.from_env(), jobs=1), cache_dir=None)
-    assert facts.hosts == (first,) and spare in facts.spare_hosts
-    clients = {host: docker.DockerClient(base_url=host) for host in (first, spare)}
+    assert facts.hosts == (first,) and lab.docker_host(2) in facts.spare_hosts
+    hosts = (first, *facts.spare_hosts)
+    clients = {host: docker.DockerClient(base_url=host) for host in hosts}
     try:
         before = {host: inventory(c) for host, c in clients.items()}
         report = Checker(facts, jobs=1).run(_spare_examples(tmp_path / "free", 4))
         assert [r.status for r in report.results] == ["passed"] * 4, [r.message for r in report.results]
-        assert {r.daemon for r in report.results} == {first, spare}
+        used = {r.daemon for r in report.results}
+        assert first in used and len(used) > 1 and used <= set(hosts)
         assert {host: inventory(c) for host, c in clients.items()} == before
 
-        with DaemonLock(state_dir() / "locks", spare):  # another check holds the spare
+        with contextlib.ExitStack() as held:  # another check holds every spare
+            for host in facts.spare_hosts:
+                held.enter_context(DaemonLock(state_dir() / "locks", host))
             report = Checker(facts, jobs=1).run(_spare_examples(tmp_path / "held", 3))
         assert [r.status for r in report.results] == ["passed"] * 3, [r.message for r in report.results]
         assert {r.daemon for r in report.results} == {first}
@@ -372,3 +377,32 @@ def test_a_spare_daemon_is_cleaned_up_while_the_next_example_runs(tmp_path, caps
     finally:
         for client in clients.values():
             client.close()
+
+
+def test_every_sandbox_is_started_by_the_run_s_own_thread(tmp_path, monkeypatch):
+    """bwrap's --die-with-parent ends a sandbox when the thread that started it ends. A spare made after one
+    worker's example can be taken by another worker after the first has finished (it killed an example
+    mid-command in `--jobs 2`), so every sandbox comes from the one thread that lives as long as the run."""
+    import dataclasses
+    import threading
+
+    from doclab import lab
+    from doclab.config import Settings
+    from doclab.engine import keeper
+    from doclab.wiring import lab_facts
+
+    if not (lab.is_running(1) and lab.is_running(2)):
+        pytest.skip("needs verification daemons 1 and 2: `doclab up --workers 2`")
+    started_by: list[str] = []
+    original = keeper.Keeper.__init__
+
+    def recording(self, *args, **kwargs):
+        started_by.append(threading.current_thread().name)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(keeper.Keeper, "__init__", recording)
+    facts = dataclasses.replace(lab_facts(Settings.from_env(), jobs=2), cache_dir=None)
+    report = Checker(facts, jobs=2).run(_spare_examples(tmp_path / "two", 6))
+    assert [r.status for r in report.results] == ["passed"] * 6, [r.message for r in report.results]
+    assert len(started_by) >= 6
+    assert {name.rsplit("_", 1)[0] for name in started_by} == {"doclab-sandboxes"}

@@ -205,7 +205,11 @@ class Checker:
         # docker host -> its images as its last cleanup left them: the next example's `before`, listed while the
         # previous example's daemon was cleaned up instead of when the next one starts (a lab daemon only)
         self._cleaned: dict[str, Snapshot] = {}
-        self._warmed: Future[None] | None = None  # the first example's sandbox being made
+        # Every sandbox of a run is started by one thread that lives as long as the run: bwrap's --die-with-parent
+        # ends a sandbox when the *thread* that started it ends, and a spare made after one worker's example may
+        # be used by another worker after the first one has finished.
+        self._maker: ThreadPoolExecutor | None = None
+        self._making: dict[str, Future[None]] = {}  # docker host -> its spare sandbox being made
         self._registry: _Background | None = None  # the scratch registry of the running check
 
     @property
@@ -221,7 +225,7 @@ class Checker:
         report = Report(started_at=now_iso())
         self._listings.clear()  # what the daemons hold is listed afresh for every run
         self._cleaned.clear()
-        self._warmed = None
+        self._making.clear()
         examples: list[Example] = []
         results: list[Result] = []
         for file, root in discover_roots([Path(p) for p in paths]):
@@ -247,8 +251,7 @@ class Checker:
         # an example waits for it only if it names it (_execute).
         registry = self._registry = _Background(partial(self._scratch_registry, contexts))
         # So does the first example's sandbox: its keeper boots (40 ms) while the rest is prepared and locked.
-        # The first example waits for it in _run_isolated, not here: the locks and the reaping go on meanwhile.
-        warming = ThreadPoolExecutor(max_workers=1)
+        self._maker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="doclab-sandboxes")
         self._work = work
         try:
             for example in examples:
@@ -257,16 +260,14 @@ class Checker:
                     first = work.empty()
                     work.put(prepared)
                     if first:
-                        self._warmed = warming.submit(self._make_spare, self.hosts[0])
+                        self._make_spare(self.hosts[0])
                     registry.start()
                 elif isinstance(prepared, Result):
                     self._emit(results, prepared)
         except BaseException:
-            warming.shutdown(wait=True)
             self._discard_spares()
             registry.close()
             raise
-        warming.shutdown(wait=False)
         if len(contexts) > 1:  # the longest first: the check then ends about when its daemons are all done
             work = _reordered(work, durations.load(self.facts.state_dir))
         running = contexts if not work.empty() else []
@@ -661,9 +662,10 @@ class Checker:
         def register(process: Stoppable) -> None:
             context.process = process
 
-        if self._warmed is not None:
-            wait_for([self._warmed])  # the first example's sandbox, made while the examples were prepared
-        sandbox = self._spares.pop(host, None) or self._sandbox(host)
+        making = self._making.pop(host, None)
+        if making is not None:
+            wait_for([making])  # its spare, made while the last example on this daemon ran (or was prepared)
+        sandbox = self._spares.pop(host, None) or self._new_sandbox(host)
         scratch, workdir, env, confinement, keeper = (
             sandbox.scratch,
             sandbox.workdir,
@@ -745,20 +747,35 @@ class Checker:
         keeper = Keeper(confinement, scratch / "work", env) if confinement is not None else None
         return _Sandbox(scratch, env, confinement, keeper)
 
+    def _new_sandbox(self, host: str) -> _Sandbox:
+        """A sandbox now, started by the run's sandbox thread (see _maker)."""
+        if self._maker is None:
+            return self._sandbox(host)
+        return self._maker.submit(self._sandbox, host).result()
+
     def _discard_spares(self) -> None:
-        if self._warmed is not None:
-            wait_for([self._warmed])
+        """The spare sandboxes no example took; then the thread that started them ends."""
+        wait_for(list(self._making.values()))
+        self._making.clear()
         for spare in list(self._spares.values()):
             spare.discard()
         self._spares.clear()
+        if self._maker is not None:
+            self._maker.shutdown(wait=True)
+            self._maker = None
 
     def _make_spare(self, host: str) -> None:
-        """The next example's sandbox, if any example is left. A failure here is not this example's: the next
-        one then makes its own sandbox, and says what went wrong."""
-        if self._work is None or self._work.empty() or self._stopping.is_set():
+        """Start making the next sandbox on `host`, if any example is left (the run's sandbox thread makes it while
+        this one's daemon is cleaned up). A failure is not this example's: the next one then makes its own
+        sandbox, and says what went wrong."""
+        if self._work is None or self._work.empty() or self._stopping.is_set() or self._maker is None:
             return
-        with contextlib.suppress(OSError, DoclabError):
-            self._spares[host] = self._sandbox(host)
+
+        def make() -> None:
+            with contextlib.suppress(OSError, DoclabError):
+                self._spares[host] = self._sandbox(host)
+
+        self._making[host] = self._maker.submit(make)
 
     def _begin(
         self, context: DaemonContext, hooks: SandboxHooks | None, scratch: Path, rel: str, journal: Journal
