@@ -272,19 +272,26 @@ class Checker:
             work = _reordered(work, durations.load(self.facts.state_dir))
         running = contexts if not work.empty() else []
         self._work = work
-        pool = _Pool([*self.hosts, *self._spare_hosts])
+        # A pool per worker: its own daemon, and for a single worker the spare daemons as well. Workers do not lend
+        # each other their daemons: when they did, with --jobs 2 and 4, the bench saw verdicts change.
+        single = len(running) == 1
+        pools = {c.docker_host: _Pool([c.docker_host, *(self._spare_hosts if single else [])]) for c in running}
+
+        def pool_of(host: str) -> _Pool:
+            return pools.get(host) or pools[running[0].docker_host]  # a spare belongs to the single worker's pool
+
         # Spare daemons are looked for (locked, reaped) while the first example runs: none is needed before.
         finding = ThreadPoolExecutor(max_workers=1)
-        found = finding.submit(self._spare_daemons if running else list)
+        found = finding.submit(self._spare_daemons if single else list)
 
         def lend_spares(done: Future[list[tuple[DaemonContext, DaemonLock]]]) -> None:
             for context, _lock in done.result():
-                pool.add(context)
+                pool_of(context.docker_host).add(context)
 
         found.add_done_callback(lend_spares)
         finding.shutdown(wait=False)
         # The cleanups and judging of examples that have run, beside the next example's run.
-        concluding = ThreadPoolExecutor(max_workers=max(1, len(running) + len(self._spare_hosts)))
+        concluding = ThreadPoolExecutor(max_workers=max(1, len(running) + (len(self._spare_hosts) if single else 0)))
 
         def emit(result: Result | Pending | _Ran) -> None:
             assert isinstance(result, Result)  # the last step of an example gives a Result or raises
@@ -305,10 +312,11 @@ class Checker:
             try:
                 result = step(ran.pending.prepared.example, ran.context, partial(self._conclude, ran))
             finally:
-                pool.give_back(ran.context)
+                pool_of(ran.context.docker_host).give_back(ran.context)
             emit(result)
 
         def worker(context: DaemonContext, done: threading.Event) -> None:
+            pool = pools[context.docker_host]
             try:
                 with DaemonLock(self.facts.state_dir / "locks", context.docker_host):
                     self._reap(context)
@@ -353,7 +361,7 @@ class Checker:
             raise
         finally:
             for context, lock in found.result():
-                pool.retire(context)
+                pool_of(context.docker_host).retire(context)
                 lock.__exit__(None, None, None)
                 context.client.close()
             concluding.shutdown(wait=True)
