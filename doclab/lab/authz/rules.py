@@ -321,15 +321,27 @@ def _container_create(call: Call, world: World, match: re.Match[str]) -> Decisio
     return ALLOW
 
 
+_START = re.compile(f"^/containers/{_ID}/start$")
+
+
+def started_container(call: Call) -> str | None:
+    """The container a request starts (as the request names it), or None."""
+    match = _START.match(call.path) if call.method == "POST" else None
+    return match["id"] if match else None
+
+
+def start_bind_sources(info: dict) -> list[str]:
+    """The host folders a container's start mounts (its bind mounts), from its inspect."""
+    sources = [m.get("Source", "") for m in info.get("Mounts") or [] if m.get("Type") == "bind"]
+    return sources + _bind_sources(_folded(info.get("HostConfig") or {}))
+
+
 def _container_start(call: Call, world: World, match: re.Match[str]) -> Decision:
     info = _owned_container(world, match["id"], "start", need_info=True)  # its mounts are checked again
     if info is None:
         return ALLOW
-    host = info.get("HostConfig") or {}
     # Checked again here, symlinks resolved: the folder's content may have changed since `create`.
-    sources = [m.get("Source", "") for m in info.get("Mounts") or [] if m.get("Type") == "bind"]
-    sources += _bind_sources(_folded(host))
-    for source in sources:
+    for source in start_bind_sources(info):
         _check_bind_source(source, world, resolve=True)
     return ALLOW
 

@@ -19,6 +19,7 @@ import socketserver
 import sys
 import threading
 import traceback
+from collections import Counter
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ class Plugin:
         self.mirror = mirror
         self.token = store.token().encode()
         self._freeze_lock = threading.Lock()
-        self._starts = 0  # container starts in flight, each holding the example's processes frozen
+        self._starts: Counter[str] = Counter()  # container starts in flight (by request path) that hold the freeze
         self._frozen: Path | None = None
 
     def is_admin(self, request: dict) -> bool:
@@ -54,24 +55,29 @@ class Plugin:
             return None
         return current
 
-    def _freeze(self, current: store.Session, call: rules.Call) -> None:
-        """While a container start is decided and done, the example's processes are frozen: what the check
-        resolved (bind sources, symlinks) is what the daemon mounts. Thawed by _thaw at its AuthZRes."""
-        if not current.freezer or not _is_start(call):
+    def _freeze(self, current: store.Session, call: rules.Call, world: DaemonWorld) -> None:
+        """While a container start that mounts host folders is decided and done, the example's processes are
+        frozen: what the check resolved (bind sources, symlinks) is what the daemon mounts. Thawed by _thaw at
+        its AuthZRes. A start that mounts no host folder has nothing to swap, and is not frozen (5 ms a start)."""
+        ref = rules.started_container(call)
+        if not current.freezer or ref is None:
+            return
+        info = world.container(ref)  # the rule's own inspect: a container's mounts never change after create
+        if info is None or not rules.start_bind_sources(info):
             return
         with self._freeze_lock:
-            self._starts += 1
+            self._starts[call.path] += 1
             self._frozen = Path(current.freezer)
             limits.freeze(self._frozen, True)
 
     def _thaw(self, call: rules.Call) -> None:
-        if not _is_start(call):
-            return
         with self._freeze_lock:
-            if self._starts == 0 or self._frozen is None:
+            if self._starts[call.path] == 0 or self._frozen is None:
                 return
-            self._starts -= 1
-            if self._starts == 0:
+            self._starts[call.path] -= 1
+            if self._starts[call.path] == 0:
+                del self._starts[call.path]
+            if not self._starts:
                 limits.freeze(self._frozen, False)
 
     def authz_request(self, request: dict) -> dict:
@@ -83,8 +89,9 @@ class Plugin:
         call = None
         try:
             call = rules.parse(request)
-            self._freeze(current, call)
-            decision = rules.decide(call, DaemonWorld(self.daemon, current, self.mirror))
+            world = DaemonWorld(self.daemon, current, self.mirror)
+            self._freeze(current, call, world)
+            decision = rules.decide(call, world)
         except rules.Refused as refusal:
             decision = refusal.decision
         except Exception as error:  # noqa: BLE001 -- fail closed on anything, and say why in the daemon's answer
@@ -123,10 +130,6 @@ class Plugin:
             for name in world.volumes_of(made.ids[0]):
                 store.record(self.daemon, "volume", name)
         return {"Allow": True}
-
-
-def _is_start(call: rules.Call) -> bool:
-    return call.method == "POST" and call.path.startswith("/containers/") and call.path.endswith("/start")
 
 
 class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):

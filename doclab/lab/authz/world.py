@@ -61,12 +61,16 @@ class DaemonWorld:
         self.push_registries = tuple(session.push_registries)
         self.base_images = tuple(session.base_images)
         self._owned = store.ledger(daemon)
+        self._containers: dict[str, dict[str, Any] | None] = {}  # ref -> inspect, for this one request
 
     def _has(self, kind: str, ident: str) -> bool:
         return ident in self._owned.get(kind, [])
 
     def container(self, ref: str) -> dict[str, Any] | None:
-        return self.api.get(f"/containers/{quote(ref, safe='')}/json")
+        # Asked once per request: a start's inspect serves both the plugin (does it mount host folders?) and the rule.
+        if ref not in self._containers:
+            self._containers[ref] = self.api.get(f"/containers/{quote(ref, safe='')}/json")
+        return self._containers[ref]
 
     def owns_container(self, container_id: str) -> bool:
         return self._has("container", container_id)
