@@ -94,8 +94,8 @@ class _Background:
 
 @dataclass
 class _Sandbox:
-    """An example's scratch folder, environment and keeper. Made before the example is known: the next
-    example's sandbox starts while the previous one is cleaned up (its keeper takes 50 ms to start)."""
+    """An example's scratch folder, environment and keeper. Made before the example is known: a daemon's next
+    sandbox starts while its last example runs."""
 
     scratch: Path
     env: dict[str, str]
@@ -285,7 +285,9 @@ class Checker:
         found = finding.submit(self._spare_daemons if single else list)
 
         def lend_spares(done: Future[list[tuple[DaemonContext, DaemonLock]]]) -> None:
-            for context, _lock in done.result():
+            for rank, (context, _lock) in enumerate(done.result()):
+                if rank == 0:  # the next example takes the first spare daemon: its sandbox is made now
+                    self._make_spare(context.docker_host)
                 pool_of(context.docker_host).add(context)
 
         found.add_done_callback(lend_spares)
@@ -544,7 +546,12 @@ class Checker:
         """Run the example (unless another check recorded it meanwhile); its cleanup and verdict come later."""
         prepared, key = pending.prepared, pending.key
         if context.docker_host != pending.prepared_on:  # another daemon: its images, its key
-            self._listings.pop(context.docker_host, None)  # examples have run there since it was listed
+            # Examples have run there since it was listed: what its last cleanup left is what it holds now.
+            cleaned = self._cleaned.get(context.docker_host)
+            if cleaned is not None:
+                self._listings[context.docker_host] = cleaned.tags()
+            else:
+                self._listings.pop(context.docker_host, None)
             key = self._key(prepared, context)
             pending = Pending(prepared, pending.runner, key, context.docker_host)
         if cached := self._cached(prepared, key, context):  # recorded by another check while this one waited
@@ -674,6 +681,9 @@ class Checker:
         if making is not None:
             wait_for([making])  # its spare, made while the last example on this daemon ran (or was prepared)
         sandbox = self._spares.pop(host, None) or self._new_sandbox(host)
+        # The daemon's next sandbox starts now, beside this example's commands: started when the example ended,
+        # its keeper was still booting when the next example's first command came.
+        self._make_spare(host)
         scratch, workdir, env, confinement, keeper = (
             sandbox.scratch,
             sandbox.workdir,
@@ -709,7 +719,6 @@ class Checker:
             if keeper is not None:
                 keeper.close()
             context.process = None
-            self._make_spare(host)  # its keeper starts while this example is cleaned up
 
         def clean_up() -> CleanupReport | None:
             try:
@@ -773,10 +782,14 @@ class Checker:
             self._maker = None
 
     def _make_spare(self, host: str) -> None:
-        """Start making the next sandbox on `host`, if any example is left (the run's sandbox thread makes it while
-        this one's daemon is cleaned up). A failure is not this example's: the next one then makes its own
+        """Start making the next sandbox on `host`, if an example is left for it (the run's sandbox thread makes it
+        while the daemon's current example runs). A failure is not this example's: the next one then makes its own
         sandbox, and says what went wrong."""
-        if self._work is None or self._work.empty() or self._stopping.is_set() or self._maker is None:
+        if self._work is None or self._stopping.is_set() or self._maker is None or host in self._making:
+            return
+        # No more sandboxes than examples left: a spare that no example takes is discarded at the end of the run.
+        others = {h for h in (*self._spares, *self._making) if h != host}
+        if self._work.qsize() <= len(others):
             return
 
         def make() -> None:
