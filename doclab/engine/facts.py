@@ -18,8 +18,8 @@ class LabFacts:
 
     hosts: tuple[str, ...]  # DOCKER_HOST of each daemon a check may use; the first one alone for --jobs 1
     state_dir: Path  # locks and journals; outside the working tree
-    # Lab daemons past `hosts`, up and as clean as they are: one is cleaned while the next example runs on
-    # another, when no other check holds it (never waited for).
+    # Lab daemons past `hosts` (a check probes them itself, and uses those that answer): one is cleaned while
+    # the next example runs on another, when no other check holds it (never waited for).
     spare_hosts: tuple[str, ...] = ()
     registry: str = ""  # host:port of the mirror the base images come from, for error hints
     base_images: tuple[str, ...] = ()  # "busybox:latest", ...: restored after an example, pulled on demand

@@ -20,7 +20,7 @@ class Facts:
 
     state_dir: Path
     verification_hosts: tuple[str, ...]  # workers 1..N: hermetic daemons, where examples run
-    spare_hosts: tuple[str, ...]  # verification daemons past N that are up
+    spare_hosts: tuple[str, ...]  # verification daemons past N the lab has set up (a check probes them itself)
     playground_host: str  # worker 0: what `doclab env` gives a terminal; examples never run there
     registry: str  # host:port of the mirror
     base_images: dict[str, str]  # tag -> pinned image ID
@@ -62,7 +62,8 @@ def facts(jobs: int = 1) -> Facts:
     return Facts(
         state_dir=paths.state_dir(),
         verification_hosts=tuple(worker_hosts(max(jobs, 1))),
-        spare_hosts=tuple(docker_host(n) for n in paths.known_workers() if n > max(jobs, 1) and is_running(n)),
+        # Not asked whether they answer: a check probes its spares in the background, and drops one that does not.
+        spare_hosts=tuple(docker_host(n) for n in paths.known_workers() if n > max(jobs, 1)),
         playground_host=docker_host(0),
         registry=registry.address(),
         base_images=images.pinned(),
