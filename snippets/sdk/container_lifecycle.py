@@ -1,10 +1,13 @@
 # doclab: images=busybox
+import time
+
 import docker
 
 client = docker.from_env()
 
 # PID 1 exits cleanly on SIGTERM, so `stop` does not have to wait for SIGKILL.
-command = ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+# It prints "ready" once the trap is set: a SIGTERM sent before that would find no handler.
+command = ["sh", "-c", "trap 'exit 0' TERM; echo ready; while true; do sleep 1; done"]
 
 def state(container):
     container.reload()  # the model caches attrs; refresh them from the daemon
@@ -15,6 +18,8 @@ try:
     print(state(container))
     #> ('created', 0)
     container.start()
+    while b"ready" not in container.logs():  # wait until the trap is set
+        time.sleep(0.1)
     print(state(container))
     #> ('running', 0)
     container.pause()
