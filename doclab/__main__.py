@@ -1,3 +1,3 @@
-from doclab.cli import main
+from doclab.cli import run
 
-raise SystemExit(main())
+run()

@@ -20,7 +20,7 @@ def _load(target: str) -> object:
 
 
 def test_the_doclab_command_is_the_cli():
-    assert PROJECT["scripts"] == {"doclab": "doclab.cli:main"}
+    assert PROJECT["scripts"] == {"doclab": "doclab.cli:run"}
     assert callable(_load(PROJECT["scripts"]["doclab"]))
     run = subprocess.run([sys.executable, "-m", "doclab", "--help"], capture_output=True, text=True, cwd=ROOT)
     assert run.returncode == 0 and run.stdout.startswith("usage: doclab "), run.stdout + run.stderr
