@@ -227,7 +227,8 @@ def test_sigkill_leftovers_are_reaped_through_the_ledger(lab_host, client, work,
         run = doclab("reap", cwd=work)
         assert run.stdout.strip().startswith("doclab: reaped "), run.stdout
     else:
-        run = doclab("check", "--quiet", "quick.console", "--report", str(work / "r.json"), cwd=work)
+        # --no-cache: a check of cache hits takes no daemon, so it reaps nothing (on a lab where this test ran before)
+        run = doclab("check", "--no-cache", "--quiet", "quick.console", "--report", str(work / "r.json"), cwd=work)
     assert run.returncode == 0, run.stderr
     said = f"doclab: reaped what an interrupted check of interrupt-me.console left on {lab_host}: container "
     # the ledger names the container by its name when it still has one, else by its short ID
@@ -453,12 +454,13 @@ def test_unwritable_report_is_one_line(lab_host, work, target):
 
 def test_two_checks_on_one_daemon_wait_for_each_other(lab_host, work):
     lock = state_dir() / "locks" / f"{hashlib.sha1(lab_host.encode()).hexdigest()[:12]}.lock"
-    first = start_check(work, "slow.console", "quick.console")
+    # --no-cache: a check of cache hits takes no lock (on a lab where this test ran before, both are cached)
+    first = start_check(work, "--no-cache", "slow.console", "quick.console")
     deadline = time.monotonic() + 120
     while lock.read_text().strip() != str(first.pid):  # the first holds the daemon
         assert time.monotonic() < deadline and first.poll() is None
         time.sleep(0.05)
-    second = start_check(work, "slow.console", "quick.console")
+    second = start_check(work, "--no-cache", "slow.console", "quick.console")
     out2, err2 = second.communicate(timeout=300)
     out1, err1 = first.communicate(timeout=300)
     assert first.returncode == 0, err1
