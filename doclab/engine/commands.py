@@ -5,13 +5,16 @@ from __future__ import annotations
 import signal
 import sys
 from argparse import Namespace
+from functools import cache
 from pathlib import Path
-
-from rich.console import Console
+from typing import TYPE_CHECKING
 
 from doclab.engine.facts import LabFacts
 from doclab.engine.report import Result
 from doclab.engine.runner import Checker
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 _STYLE = {"passed": "green", "failed": "bold red", "skipped": "yellow", "cached": "dim"}
 
@@ -22,15 +25,20 @@ def _raise_interrupt(*_: object) -> None:  # SIGTERM is handled like Ctrl-C: cle
 
 def cmd_check(args: Namespace, facts: LabFacts) -> int:
     signal.signal(signal.SIGTERM, _raise_interrupt)
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+    @cache
+    def err() -> Console:  # made at the first line to print: a quiet check that passes never imports rich (25 ms)
+        from rich.console import Console
+
+        return Console(stderr=True, highlight=False, soft_wrap=True)
 
     def show(result: Result) -> None:
         if result.status == "failed":
-            err.print(result.message, style="bold red", markup=False)
+            err().print(result.message, style="bold red", markup=False)
             if result.detail:
-                err.print(result.detail.rstrip("\n"), markup=False)
+                err().print(result.detail.rstrip("\n"), markup=False)
         elif not args.quiet:
-            err.print(
+            err().print(
                 f"{result.status:>7}  {result.path}"
                 + (f"  ({result.reason})" if result.reason and result.status != "passed" else ""),
                 style=_STYLE[result.status],

@@ -5,16 +5,25 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.markup import escape
-from rich.status import Status
+if TYPE_CHECKING:
+    from rich.status import Status
+
+
+def escape(text: str) -> str:
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 
 class Reporter:
     """Shows one spinner per step (unless quiet) and remembers how long each step took."""
 
     def __init__(self, quiet: bool = False) -> None:
+        # rich is imported when a Reporter is made: the lab's modules are imported by `doclab check` too (25 ms)
+        from rich.console import Console
+
         self.quiet = quiet
         self.console = Console(stderr=True, highlight=False)
         self.timings: dict[str, float] = {}
