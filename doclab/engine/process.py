@@ -18,6 +18,7 @@ import selectors
 import shlex
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -191,20 +192,37 @@ def prepare_etc(root: Path, source: Path = Path("/etc")) -> Path:
 
 
 def _etc_sources(source: Path) -> list[str]:
-    """Every file of ETC_FILES, with its size, time and link target: what names a copy of them."""
-    found = []
-    for name in ETC_FILES:
-        top = source / name
-        paths = [top]
-        if top.is_dir() and not top.is_symlink():
-            paths += [Path(d) / f for d, dirs, files in os.walk(top) for f in [*dirs, *files]]
-        for path in paths:
+    """Every file of ETC_FILES, with its size, time and link target: what names a copy of them. (Strings and
+    scandir, not Path objects: /etc/ssl alone has 700 entries, and pathlib made this 23 ms of every check.)"""
+    found: list[str] = []
+
+    def note(path: str, info: os.stat_result) -> None:
+        target = os.readlink(path) if stat.S_ISLNK(info.st_mode) else ""
+        found.append(f"{path}\0{info.st_size}\0{info.st_mtime_ns}\0{info.st_mode}\0{target}")
+
+    def walk(folder: str) -> None:
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            return
+        for entry in entries:
             try:
-                info = path.lstat()
+                info = entry.stat(follow_symlinks=False)
             except OSError:
                 continue
-            target = os.readlink(path) if path.is_symlink() else ""
-            found.append(f"{path}\0{info.st_size}\0{info.st_mtime_ns}\0{info.st_mode}\0{target}")
+            note(entry.path, info)
+            if stat.S_ISDIR(info.st_mode):
+                walk(entry.path)
+
+    for name in ETC_FILES:
+        top = os.path.join(source, name)
+        try:
+            info = os.lstat(top)
+        except OSError:
+            continue
+        note(top, info)
+        if stat.S_ISDIR(info.st_mode):
+            walk(top)
     return found
 
 
