@@ -58,8 +58,8 @@ def parse(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--reps",
         type=int,
-        default=5,
-        help="repetitions of figure 1 (median; 5: this machine varies by 5-10%% from run to run)",
+        default=9,
+        help="repetitions of figure 1 (median; 9: this machine varies by 5-15%% from one run to the next)",
     )
     parser.add_argument("--build-reps", type=int, default=1, help="warm/off build pairs of figure 2 (median)")
     parser.add_argument(
