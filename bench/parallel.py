@@ -24,7 +24,14 @@ def _check(project: Path, lab: Lab, jobs: int, report: Path, paths: list[str]) -
         "report_seconds": float(data.get("seconds", 0.0)),
         "returncode": timed.returncode,
         "statuses": {e["path"]: e["status"] for e in examples},
-        "failed": {e["path"]: e.get("message") or e.get("reason", "") for e in examples if e["status"] == "failed"},
+        # the message and the start of the detail (an output drift's diff): why a verdict changed, when one does
+        "failed": {
+            e["path"]: "\n".join(
+                x for x in (e.get("message") or e.get("reason", ""), (e.get("detail") or "")[:1500]) if x
+            )
+            for e in examples
+            if e["status"] == "failed"
+        },
         "daemons": dict(Counter(e.get("daemon", "") for e in examples)),
         "waited_for_lock": timed.waited_for_lock,
         "summary": data.get("summary", {}),
@@ -83,7 +90,7 @@ def measure(  # noqa: PLR0913 -- the figure's knobs
             "raw_seconds": [round(r["seconds"], 2) for r in runs[jobs]],
             "speedup": round(t1 / seconds, 3),
             "failed": runs[jobs][-1]["failed"],
-            "failed_per_run": [sorted(r["failed"]) for r in runs[jobs]],
+            "failed_per_run": [dict(sorted(r["failed"].items())) for r in runs[jobs]],
             "examples_per_daemon": runs[jobs][-1]["daemons"],
             "summary": runs[jobs][-1]["summary"],
             "waited_for_lock": any(r["waited_for_lock"] for r in runs[jobs]),

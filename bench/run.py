@@ -331,13 +331,23 @@ def _issue12(f: dict, rows: list, notes: list) -> None:
         for path, seen in p["unstable"].items():
             lines.append(f"| {path} | " + "; ".join(f"{k}: {', '.join(v)}" for k, v in seen.items()) + " |")
         lines.append("")
+        for path in p["unstable"]:  # why, in the run that failed: the first line of its message
+            reasons = {
+                run[path].splitlines()[0]
+                for r in p["by_jobs"].values()
+                for run in r["failed_per_run"]
+                if isinstance(run, dict) and run.get(path)
+            }
+            if reasons:
+                lines.append(f"- {path}: " + " / ".join(sorted(reasons)))
+        lines.append("")
         notes.append("\n".join(lines))
     failing = sorted({path for r in p["by_jobs"].values() for run in r["failed_per_run"] for path in run})
     if failing:
         notes.append(
             "Figure 3: examples that failed (in every run unless listed as differing): "
             + ", ".join(failing)
-            + ". Reasons in results.json (`figures.3_parallel.by_jobs.*.failed`)."
+            + ". Each failure's message and diff, run by run, in results.json (`figures.3_parallel.by_jobs.*.failed_per_run`)."
         )
     if len(p["hosts"].get("4", [])) == 4 and p["hosts"]["4"][-1].endswith("/0/docker.sock"):
         notes.append(
