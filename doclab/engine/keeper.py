@@ -3,7 +3,7 @@
 Why: building a bubblewrap sandbox and moving its first process into the example's cgroups costs
 15-20 ms per command (moving a process into a cgroup v1 slows the Go docker CLI that follows it by
 10-15 ms; a child forked inside the cgroup pays nothing). So the sandbox is built once per example,
-around a small keeper, and every command is a process the keeper forks: already in the cgroups and the
+around a small keeper, and every command is a process the keeper spawns: already in the cgroups and the
 namespaces, dropped to the example's user by setpriv.
 
 Nothing a command starts outlives it: before it reports a status, the keeper kills every other process in
@@ -13,8 +13,8 @@ write into the next command's output through /proc/<pid>/fd (same user), or tamp
 Why the keeper can be trusted with the verdict: it runs as root inside the sandbox (keeping only the
 capabilities setpriv needs), and the commands run as the example's user with no capabilities, so a
 command can neither signal nor trace it nor open its /proc files. The driver talks to it over a socket
-pair that no command inherits (the keeper starts them with every other descriptor closed): a command's
-exit status is read by the keeper's waitpid and sent on that socket, never parsed from the output.
+pair that no command inherits (every descriptor of the keeper but the command's output is close-on-exec):
+a command's exit status is read by the keeper's waitpid and sent on that socket, never parsed from the output.
 Each command writes into a pipe of its own, whose read end only the driver holds.
 """
 

@@ -556,20 +556,21 @@ class Checker:
             pending = Pending(prepared, pending.runner, key, context.docker_host)
         if cached := self._cached(prepared, key, context):  # recorded by another check while this one waited
             return cached
-        if self._registry is not None and self._names_scratch_registry(prepared.example):
+        fixtures = _fixture_texts(prepared.example)  # read once: for the registry's port here, its ports below
+        if self._registry is not None and self._names_scratch_registry(prepared.example, fixtures):
             self._registry.wait()  # up, or the reason it could not start raised here, as this example's verdict
         run_started = time.time()
-        ran = self._run_isolated(pending, context)
+        ran = self._run_isolated(pending, context, fixtures)
         if self.cache is not None:
             self.cache.sweep(run_started)  # whatever the example wrote there is gone before anything reads it
         return ran
 
-    def _names_scratch_registry(self, example: Example) -> bool:
+    def _names_scratch_registry(self, example: Example, fixtures: list[str]) -> bool:
         """Whether the example or its fixture files name the scratch registry's port: only such an example can
         push to it, and only its run waits for the registry to be up."""
         hooks = self.facts.sandbox
         ports = {address.rpartition(":")[2] for address in (hooks.push_registries() if hooks is not None else [])}
-        texts = [example.text, *_fixture_texts(example)]
+        texts = [example.text, *fixtures]
         return any(f":{port}" in text for port in ports if port for text in texts)
 
     def _conclude(self, ran: _Ran) -> Result:
@@ -659,7 +660,7 @@ class Checker:
         return ids
 
     def _run_isolated(  # noqa: PLR0915 -- set up, run, and what cleans up: one sequence, in order
-        self, pending: Pending, context: DaemonContext
+        self, pending: Pending, context: DaemonContext, fixtures: list[str]
     ) -> _Ran:
         """Run the example in its sandbox; the cleanup (`_Ran.clean_up`) is left to the caller, who may run
         the next example on another daemon meanwhile. Until it is done, the example's host ports stay held."""
@@ -705,7 +706,7 @@ class Checker:
             sandbox.discard()
             context.process = None
             raise
-        port_locks = ports.holding(ports.published_ports(example.text, _fixture_texts(example)))
+        port_locks = ports.holding(ports.published_ports(example.text, fixtures))
         port_locks.__enter__()
         workspace = Workspace(scratch, workdir, env, register, confinement, keeper)
         # Without the lab's plugin (another daemon), the events watcher is the after-the-fact check.

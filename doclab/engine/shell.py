@@ -16,6 +16,7 @@ cannot fake the status either. Traps and aliases are not carried.
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,7 +63,7 @@ unset -f {" ".join(_DUMP_BUILTINS)}
 unset POSIXLY_CORRECT
 {{
 builtin declare -p
-builtin printf '%s\\n' {_quote_text(_FUNCTIONS)}
+builtin printf '%s\\n' {shlex.quote(_FUNCTIONS)}
 builtin declare -f
 for __doclab_name in {shopt_options}; do
   case ":$__doclab_bashopts:" in *":$__doclab_name:"*) builtin printf 'shopt -s %s\\n' "$__doclab_name" ;;
@@ -74,19 +75,11 @@ for __doclab_name in {set_options}; do
   case ":$__doclab_shellopts:" in *":$__doclab_name:"*) builtin printf 'set -o %s\\n' "$__doclab_name" ;;
   *) builtin printf 'set +o %s\\n' "$__doclab_name" ;; esac
 done
-}} > {_quote(state_out)}
+}} > {shlex.quote(str(state_out))}
 POSIXLY_CORRECT=y
 exit "$__doclab_status"
 }} 2>/dev/null
 """
-
-
-def _quote(path: Path) -> str:
-    return _quote_text(str(path))
-
-
-def _quote_text(text: str) -> str:
-    return "'" + text.replace("'", "'\\''") + "'"
 
 
 def _carried(dumped: str) -> str | None:
