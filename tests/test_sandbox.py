@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from doclab.engine.process import Confinement, ExampleProcess, sandbox_available, scrubbed_env
@@ -401,6 +402,42 @@ def test_a_command_cannot_reach_its_keeper(keeper):
     assert lines[4].split() == ["0", "1", "2", "3"], outcome.output  # ls's own directory fd is 3: nothing else
     assert outcome.returncode == 7
     assert keeper.run(bash("echo still here"), 10).output == "still here\n"
+
+
+@needs_sandbox
+def test_a_command_runs_as_the_example_with_no_capability_and_no_way_back(keeper):
+    """The keeper drops each command itself (no setpriv): the example's user and group, no supplementary group,
+    every capability set empty (the bounding set too) and no_new_privs, so no setuid or file-capability program
+    gives root back. The keeper keeps only what it uses, and passes nothing on."""
+    fields = ("Uid", "Gid", "Groups", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs")
+
+    def status(text: str) -> dict[str, str]:
+        found = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+        return {name: " ".join(found.get(name, "?").split()) for name in fields}
+
+    command = keeper.run(bash("cat /proc/self/status"), 10)
+    assert status(command.output) == {
+        "Uid": f"{UID} {UID} {UID} {UID}",
+        "Gid": f"{UID} {UID} {UID} {UID}",
+        "Groups": "",
+        **{name: "0000000000000000" for name in fields if name.startswith("Cap")},
+        "NoNewPrivs": "1",
+    }, command.output
+    own = status(Path(f"/proc/{keeper_pid(keeper)}/status").read_text())
+    assert (own["CapInh"], own["CapBnd"], own["CapAmb"], own["NoNewPrivs"]) == ("0" * 16, "0" * 16, "0" * 16, "1")
+    missing = keeper.run(["/nonexistent/program", "x"], 10)
+    assert missing.returncode == 127
+    assert missing.output.startswith("cannot run /nonexistent/program: [Errno 2] No such file or directory")
+    assert keeper.run(bash("echo still here"), 10).output == "still here\n"
+
+
+def keeper_pid(keeper) -> int:
+    """The keeper's host pid: the python child of bwrap's pid 1, itself the child of bwrap."""
+    bwrap = psutil.Process(keeper._proc.pid)
+    for child in bwrap.children(recursive=True):
+        if child.name().startswith("python"):
+            return child.pid
+    raise AssertionError("no keeper process in the sandbox")
 
 
 @needs_sandbox

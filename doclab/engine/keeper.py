@@ -3,15 +3,15 @@
 Why: building a bubblewrap sandbox and moving its first process into the example's cgroups costs
 15-20 ms per command (moving a process into a cgroup v1 slows the Go docker CLI that follows it by
 10-15 ms; a child forked inside the cgroup pays nothing). So the sandbox is built once per example,
-around a small keeper, and every command is a process the keeper spawns: already in the cgroups and the
-namespaces, dropped to the example's user by setpriv.
+around a small keeper, and every command is a process the keeper forks: already in the cgroups and the
+namespaces, and dropped by the keeper to the example's user with no capability (see KEEPER).
 
 Nothing a command starts outlives it: before it reports a status, the keeper kills every other process in
 the sandbox (kill(-1), which spares only itself and bwrap's pid 1). A process left running could otherwise
 write into the next command's output through /proc/<pid>/fd (same user), or tamper with what it reads.
 
 Why the keeper can be trusted with the verdict: it runs as root inside the sandbox (keeping only the
-capabilities setpriv needs), and the commands run as the example's user with no capabilities, so a
+capabilities it needs to drop a command), and the commands run as the example's user with no capabilities, so a
 command can neither signal nor trace it nor open its /proc files. The driver talks to it over a socket
 pair that no command inherits (every descriptor of the keeper but the command's output is close-on-exec):
 a command's exit status is read by the keeper's waitpid and sent on that socket, never parsed from the output.
@@ -34,12 +34,33 @@ from doclab.engine.process import OUTPUT_CAP, Confinement, ProcessOutcome, pytho
 
 # The keeper's whole program, run by the checker's own interpreter in isolated mode (-I: no environment,
 # no user site, no current folder on sys.path), so nothing in the example's folders is imported, and without
-# the site module (-S): no .pth file of the installation runs in it. It imports only builtin modules (no json,
-# socket or subprocess, whose imports took 17 of its 25 ms to boot): a sandbox starts while an example runs,
-# and its boot takes CPU from that example's commands. posix_spawn, like subprocess, starts a command without
-# copying the keeper; glibc leaves only its own two internal signals (32, 33) ignored in the command.
+# the site module (-S): no .pth file of the installation runs in it. It imports only builtin modules and ctypes
+# (json, socket and subprocess took 17 of its 25 ms to boot): a sandbox starts while an example runs, and its
+# boot takes CPU from that example's commands.
+#
+# It drops each command itself, as setpriv did, without setpriv's exec (1.2 ms a command):
+# - once, at boot: its own bounding set emptied, its inheritable and ambient sets cleared. Only its permitted
+#   and effective sets keep the few capabilities it uses; none of them passes to a child's exec.
+# - per command, in the forked child: groups, then gid, then uid (root to the example's user: the kernel clears
+#   the permitted and effective sets), then exec. bubblewrap has set no_new_privs, so no exec of a setuid or
+#   file-capability program can give any of it back.
 KEEPER = """
-import _signal, _socket, os, sys
+import _signal, _socket, ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+for cap in range(64):  # PR_CAPBSET_DROP, up to the kernel's last capability (EINVAL past it)
+    if libc.prctl(24, cap, 0, 0, 0) != 0:
+        break
+class Header(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+class Data(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+header, sets = Header(0x20080522, 0), (Data * 2)()  # _LINUX_CAPABILITY_VERSION_3: two words per set
+if libc.capget(ctypes.byref(header), sets) != 0:
+    sys.exit("capget: " + os.strerror(ctypes.get_errno()))
+for word in sets:
+    word.inheritable = 0
+if libc.capset(ctypes.byref(header), sets) != 0 or libc.prctl(47, 4, 0, 0, 0) != 0:  # PR_CAP_AMBIENT_CLEAR_ALL
+    sys.exit("capset: " + os.strerror(ctypes.get_errno()))
 control = _socket.socket(fileno=int(sys.argv[1]))
 control.setblocking(True)
 os.set_inheritable(control.fileno(), False)  # no command may hold the socket the verdicts travel on
@@ -53,23 +74,32 @@ while True:
     if not message or len(fds) != 1:
         break
     output = fds[0]
-    cwd, count, *rest = [os.fsdecode(item) for item in message.split(b"\\0")]
+    cwd, uid, groups, count, *rest = [os.fsdecode(item) for item in message.split(b"\\0")]
     argv, env = rest[:int(count)], dict(item.split("=", 1) for item in rest[int(count):])
     try:
         os.chdir(cwd)  # the keeper's own folder does not matter; the command's is inherited from it
-        # posix_spawn (vfork and exec: no copy of this process) with stdin /dev/null, stdout and stderr the
-        # output pipe, and SIGPIPE and SIGXFSZ back to their default (Python ignores them). Every other
-        # descriptor of the keeper is close-on-exec.
-        pid = os.posix_spawnp(
-            argv[0], argv, env,
-            file_actions=[(os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
-                          (os.POSIX_SPAWN_DUP2, output, 1), (os.POSIX_SPAWN_DUP2, output, 2)],
-            setsigdef=(_signal.SIGPIPE, _signal.SIGXFSZ),
-        )
-    except (OSError, ValueError) as error:
+        pid = os.fork()
+    except OSError as error:
         os.close(output)
         control.send(b"E" + str(error).encode(errors="replace"))
         continue
+    if pid == 0:
+        try:
+            os.setgroups([int(group) for group in groups.split(",") if group])
+            os.setresgid(int(uid), int(uid), int(uid))
+            os.setresuid(int(uid), int(uid), int(uid))
+            # stdin /dev/null, stdout and stderr the output pipe (every other descriptor is close-on-exec),
+            # and SIGPIPE and SIGXFSZ back to their default (Python ignores them)
+            os.dup2(os.open("/dev/null", os.O_RDONLY), 0)
+            os.dup2(output, 1)
+            os.dup2(output, 2)
+            _signal.signal(_signal.SIGPIPE, _signal.SIG_DFL)
+            _signal.signal(_signal.SIGXFSZ, _signal.SIG_DFL)
+            os.execvpe(argv[0], argv, env)
+        except BaseException as error:  # said in the command's output; its status is 127, as a shell's
+            os.write(output, ("cannot run %s: %s\\n" % (argv[0] if argv else "?", error)).encode(errors="replace"))
+        finally:
+            os._exit(127)
     os.close(output)
     status = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
     try:
@@ -82,10 +112,13 @@ while True:
 _SANDBOX_GONE = "the example's sandbox ended before the command did"
 
 
-def _request(argv: list[str], cwd: Path, env: dict[str, str]) -> bytes:
-    """A command for the keeper, as exec takes it: the folder, the number of arguments, the arguments, then the
-    environment, NUL-separated (no argument or variable can hold a NUL)."""
-    fields = [str(cwd), str(len(argv)), *argv, *(f"{name}={value}" for name, value in env.items())]
+def _request(argv: list[str], cwd: Path, confinement: Confinement, env: dict[str, str]) -> bytes:
+    """A command for the keeper, as exec takes it: the folder, the example's user, its groups (comma-separated),
+    the number of arguments, the arguments, then the environment, NUL-separated (no argument or variable can
+    hold a NUL)."""
+    groups = ",".join(str(group) for group in confinement.groups())
+    fields = [str(cwd), str(confinement.uid), groups, str(len(argv)), *argv]
+    fields += [f"{name}={value}" for name, value in env.items()]
     return b"\0".join(os.fsencode(item) for item in fields)
 
 
@@ -164,9 +197,7 @@ class Keeper:
         started = time.monotonic()
         reader, writer = os.pipe()
         try:
-            socket.send_fds(
-                self._control, [_request(self.confinement.dropped(argv), self.cwd, env or self.env)], [writer]
-            )
+            socket.send_fds(self._control, [_request(argv, self.cwd, self.confinement, env or self.env)], [writer])
         except OSError:
             os.close(reader)
             return self._outcome(started, b"", None, gone=True)
@@ -225,7 +256,7 @@ class Keeper:
         if not message:
             got.gone = True
             return
-        if message.startswith(b"E"):  # the command could not start (setpriv or bash missing)
+        if message.startswith(b"E"):  # the keeper could not fork the command
             got.chunks.append(message[1:] + b"\n")
             got.status = 127
         else:

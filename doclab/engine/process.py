@@ -34,8 +34,8 @@ OUTPUT_CAP = 1024 * 1024
 RETURNS = "returns"
 SAFE_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 SOCKET_INSIDE = "/run/docker.sock"  # also reachable as /var/run/docker.sock
-# The keeper's: setpriv's (user, groups, bounding set), entering the example's folders, and killing what a
-# command left running.
+# The keeper's: dropping each command to the example's user and groups, emptying its own bounding set at boot,
+# entering the example's folders, and killing what a command left running.
 KEEPER_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP", "CAP_DAC_READ_SEARCH", "CAP_KILL")
 
 # What of /etc an example sees: names and certificates, never shadow, sudoers, ssh or docker files.
@@ -73,12 +73,18 @@ class Confinement:
     cgroups: list[str] = field(default_factory=list)  # cgroup folders its processes start in (freezer, pids)
     etc: Path | None = None  # a prepared copy of the /etc files below (one mount instead of one per file)
 
+    def groups(self) -> list[int]:
+        """The example's supplementary groups: none, or another daemon's socket group (a lab socket is the
+        example user's own group)."""
+        if self.socket and os.path.exists(self.socket) and os.stat(self.socket).st_gid != self.uid:
+            return [os.stat(self.socket).st_gid]
+        return []
+
     def dropped(self, command: list[str]) -> list[str]:
         """`command` run as the example's own user, with no capabilities, an empty bounding set and
-        no_new_privs: nothing it runs can get root back."""
-        groups = ["--clear-groups"]
-        if self.socket and os.path.exists(self.socket) and os.stat(self.socket).st_gid != self.uid:
-            groups = [f"--groups={os.stat(self.socket).st_gid}"]  # another daemon's socket group
+        no_new_privs: nothing it runs can get root back. (In a keeper's sandbox, the keeper drops each command
+        itself: doclab.engine.keeper.)"""
+        groups = [f"--groups={','.join(map(str, self.groups()))}"] if self.groups() else ["--clear-groups"]
         setpriv = [
             "setpriv", f"--reuid={self.uid}", f"--regid={self.uid}", *groups,
             "--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all", "--no-new-privs",
