@@ -30,9 +30,15 @@ def connect(docker_host: str, api_version: str = "auto", timeout: int = 60) -> d
 def probe(docker_host: str) -> Engine:
     """The daemon's version, or DaemonUnavailable with one line saying what to do."""
     try:
-        # Made with a fixed API version, the client asks nothing; the unversioned /version answers any daemon.
-        # (version="auto" asked /version once more, and each request to a lab daemon costs 7 ms.)
+        # Made with a fixed API version, the client asks nothing. /_ping names the engine in its headers
+        # ("Server: Docker/26.1.5+dfsg1 (linux)", "Api-Version: 1.45") in 1 ms; /version, which asks containerd
+        # and runc, costs 7 ms on a lab daemon and is asked only of a daemon whose ping does not say.
         with docker.APIClient(base_url=docker_host, timeout=5, version=MINIMUM_DOCKER_API_VERSION) as api:
+            ping = api.get(f"{api.base_url}/_ping")
+            ping.raise_for_status()
+            product, _, version = ping.headers.get("Server", "").partition(" ")[0].partition("/")
+            if product == "Docker" and version and ping.headers.get("Api-Version"):
+                return Engine(version, ping.headers["Api-Version"])
             info = api.version(api_version=False)
         return Engine(str(info["Version"]), str(info["ApiVersion"]))
     except (DockerException, requests.RequestException, OSError, KeyError) as error:
