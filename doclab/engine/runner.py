@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -56,6 +56,8 @@ class Pending:
     runner: Runner
     key: str
     prepared_on: str
+    fixtures: tuple[str, ...] = ()  # its fixture files that are text, read once: for its ports and the registry's
+    pushes: bool = False  # it names the scratch registry's port (_names_scratch_registry)
 
 
 def _reordered(work: queue.Queue[Pending], known: dict[str, float]) -> queue.Queue[Pending]:
@@ -247,8 +249,9 @@ class Checker:
         # Static checks and cache hits need no lock: a build with nothing changed never waits for another check.
         work: queue.Queue[Pending] = queue.Queue()
         # The registry examples push to lives for this check only (issue 16). It starts (in the background, while
-        # the other examples are prepared) as soon as one example is to run, and never for a check of cache hits;
-        # an example waits for it only if it names it (_execute).
+        # the other examples are prepared) as soon as an example that names it is to run, and never for a check
+        # without one: its start and stop cost 110 ms, beside the first example and after the last one. Only such
+        # an example waits for it (_execute).
         registry = self._registry = _Background(partial(self._scratch_registry, contexts))
         # So does the first example's sandbox: its keeper boots (40 ms) while the rest is prepared and locked.
         self._maker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="doclab-sandboxes")
@@ -261,7 +264,8 @@ class Checker:
                     work.put(prepared)
                     if first:
                         self._make_spare(self.hosts[0])
-                    registry.start()
+                    if prepared.pushes:
+                        registry.start()
                 elif isinstance(prepared, Result):
                     self._emit(results, prepared)
         except BaseException:
@@ -523,7 +527,11 @@ class Checker:
             outcome = Outcome.failed(first.line, f"{rel}:{first.line}: {first.message()}", "refused by policy")
             return self._result(prepared, outcome)
         key = self._key(prepared, context)
-        return self._cached(prepared, key, context) or Pending(prepared, runner, key, context.docker_host)
+        if cached := self._cached(prepared, key, context):
+            return cached
+        fixtures = tuple(_fixture_texts(example))
+        pushes = self._names_scratch_registry(example, fixtures)
+        return Pending(prepared, runner, key, context.docker_host, fixtures, pushes)
 
     def _key(self, prepared: Prepared, context: DaemonContext) -> str:
         example = prepared.example
@@ -553,21 +561,20 @@ class Checker:
             else:
                 self._listings.pop(context.docker_host, None)
             key = self._key(prepared, context)
-            pending = Pending(prepared, pending.runner, key, context.docker_host)
+            pending = replace(pending, key=key, prepared_on=context.docker_host)
         if cached := self._cached(prepared, key, context):  # recorded by another check while this one waited
             return cached
-        fixtures = _fixture_texts(prepared.example)  # read once: for the registry's port here, its ports below
-        if self._registry is not None and self._names_scratch_registry(prepared.example, fixtures):
+        if self._registry is not None and pending.pushes:
             self._registry.wait()  # up, or the reason it could not start raised here, as this example's verdict
         run_started = time.time()
-        ran = self._run_isolated(pending, context, fixtures)
+        ran = self._run_isolated(pending, context, list(pending.fixtures))
         if self.cache is not None:
             self.cache.sweep(run_started)  # whatever the example wrote there is gone before anything reads it
         return ran
 
-    def _names_scratch_registry(self, example: Example, fixtures: list[str]) -> bool:
+    def _names_scratch_registry(self, example: Example, fixtures: tuple[str, ...]) -> bool:
         """Whether the example or its fixture files name the scratch registry's port: only such an example can
-        push to it, and only its run waits for the registry to be up."""
+        push to it, so the registry is started only for a check that runs one, and only its run waits for it."""
         hooks = self.facts.sandbox
         ports = {address.rpartition(":")[2] for address in (hooks.push_registries() if hooks is not None else [])}
         texts = [example.text, *fixtures]
@@ -682,9 +689,6 @@ class Checker:
         if making is not None:
             wait_for([making])  # its spare, made while the last example on this daemon ran (or was prepared)
         sandbox = self._spares.pop(host, None) or self._new_sandbox(host)
-        # The daemon's next sandbox starts now, beside this example's commands: started when the example ended,
-        # its keeper was still booting when the next example's first command came.
-        self._make_spare(host)
         scratch, workdir, env, confinement, keeper = (
             sandbox.scratch,
             sandbox.workdir,
@@ -706,6 +710,10 @@ class Checker:
             sandbox.discard()
             context.process = None
             raise
+        # The daemon's next sandbox starts now, beside this example's commands: started when the example ended,
+        # its keeper was still booting when the next example's first command came; started before the session
+        # opened, it took the interpreter from that (2-5 ms an example).
+        self._make_spare(host)
         port_locks = ports.holding(ports.published_ports(example.text, fixtures))
         port_locks.__enter__()
         workspace = Workspace(scratch, workdir, env, register, confinement, keeper)
