@@ -49,6 +49,8 @@ import _signal, _socket, ctypes, os, sys
 libc = ctypes.CDLL(None, use_errno=True)
 for cap in range(64):  # PR_CAPBSET_DROP, up to the kernel's last capability (EINVAL past it)
     if libc.prctl(24, cap, 0, 0, 0) != 0:
+        if ctypes.get_errno() != 22:  # not dropped: no command may start
+            sys.exit("PR_CAPBSET_DROP: " + os.strerror(ctypes.get_errno()))
         break
 class Header(ctypes.Structure):
     _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
