@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import html
+import importlib.util
 import json
 import os
 import re
@@ -168,6 +169,24 @@ def test_console_copy_button_copies_only_commands(site_dir):
             assert not copy.startswith("$ "), page
     if blocks == 0:
         pytest.skip("no console blocks in the site yet")
+
+
+def test_the_build_keeps_jiebas_cache_in_the_project(site_dir, project_root):
+    """jieba (the search's Chinese segmentation) wrote /tmp/jieba.cache at every build; the build's hook keeps it
+    in .cache/jieba/, and a later build in this process uses the same folder."""
+    import jieba
+
+    assert (project_root / ".cache" / "jieba" / "jieba.cache").is_file()
+    spec = importlib.util.spec_from_file_location("jieba_cache", project_root / "overrides/hooks/jieba_cache.py")
+    assert spec is not None and spec.loader is not None
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    before = jieba.dt.tmp_dir
+    try:
+        hook.on_startup(command="build", dirty=False)
+        assert jieba.dt.tmp_dir == str(project_root / ".cache" / "jieba")
+    finally:
+        jieba.dt.tmp_dir = before
 
 
 def test_search_segments_chinese_terms(site_dir, project_root):
