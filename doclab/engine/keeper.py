@@ -114,12 +114,12 @@ while True:
 _SANDBOX_GONE = "the example's sandbox ended before the command did"
 
 
-def _request(argv: list[str], cwd: Path, confinement: Confinement, env: dict[str, str]) -> bytes:
+def _request(argv: list[str], cwd: Path, user: tuple[int, list[int]], env: dict[str, str]) -> bytes:
     """A command for the keeper, as exec takes it: the folder, the example's user, its groups (comma-separated),
     the number of arguments, the arguments, then the environment, NUL-separated (no argument or variable can
     hold a NUL)."""
-    groups = ",".join(str(group) for group in confinement.groups())
-    fields = [str(cwd), str(confinement.uid), groups, str(len(argv)), *argv]
+    uid, groups = user
+    fields = [str(cwd), str(uid), ",".join(map(str, groups)), str(len(argv)), *argv]
     fields += [f"{name}={value}" for name, value in env.items()]
     return b"\0".join(os.fsencode(item) for item in fields)
 
@@ -156,6 +156,7 @@ class Keeper:
         # The keeper's interpreter must be in the sandbox, whatever else the confinement binds.
         confinement = replace(confinement, read_only=[*confinement.read_only, *python_installations()])
         self.confinement, self.cwd, self.env = confinement, cwd, env
+        self._user = (confinement.uid, confinement.groups())  # what each command is dropped to: fixed per example
         self._stop_reason = ""
         self._control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         keeper = [sandbox_python(), "-I", "-S", "-c", KEEPER, str(theirs.fileno())]
@@ -199,7 +200,7 @@ class Keeper:
         started = time.monotonic()
         reader, writer = os.pipe()
         try:
-            socket.send_fds(self._control, [_request(argv, self.cwd, self.confinement, env or self.env)], [writer])
+            socket.send_fds(self._control, [_request(argv, self.cwd, self._user, env or self.env)], [writer])
         except OSError:
             os.close(reader)
             return self._outcome(started, b"", None, gone=True)

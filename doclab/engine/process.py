@@ -76,15 +76,18 @@ class Confinement:
     def groups(self) -> list[int]:
         """The example's supplementary groups: none, or another daemon's socket group (a lab socket is the
         example user's own group)."""
-        if self.socket and os.path.exists(self.socket) and os.stat(self.socket).st_gid != self.uid:
-            return [os.stat(self.socket).st_gid]
-        return []
+        try:
+            gid = os.stat(self.socket).st_gid if self.socket else self.uid
+        except OSError:
+            return []
+        return [gid] if gid != self.uid else []
 
     def dropped(self, command: list[str]) -> list[str]:
         """`command` run as the example's own user, with no capabilities, an empty bounding set and
         no_new_privs: nothing it runs can get root back. (In a keeper's sandbox, the keeper drops each command
         itself: doclab.engine.keeper.)"""
-        groups = [f"--groups={','.join(map(str, self.groups()))}"] if self.groups() else ["--clear-groups"]
+        extra = self.groups()
+        groups = [f"--groups={','.join(map(str, extra))}"] if extra else ["--clear-groups"]
         setpriv = [
             "setpriv", f"--reuid={self.uid}", f"--regid={self.uid}", *groups,
             "--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all", "--no-new-privs",

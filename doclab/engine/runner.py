@@ -56,8 +56,8 @@ class Pending:
     runner: Runner
     key: str
     prepared_on: str
-    fixtures: tuple[str, ...] = ()  # its fixture files that are text, read once: for its ports and the registry's
-    pushes: bool = False  # it names the scratch registry's port (_names_scratch_registry)
+    fixtures: tuple[str, ...]  # its fixture files that are text, read once: for its ports and the registry's
+    pushes: bool  # it names the scratch registry's port (_names_scratch_registry)
 
 
 def _reordered(work: queue.Queue[Pending], known: dict[str, float]) -> queue.Queue[Pending]:
@@ -567,7 +567,7 @@ class Checker:
         if self._registry is not None and pending.pushes:
             self._registry.wait()  # up, or the reason it could not start raised here, as this example's verdict
         run_started = time.time()
-        ran = self._run_isolated(pending, context, list(pending.fixtures))
+        ran = self._run_isolated(pending, context)
         if self.cache is not None:
             self.cache.sweep(run_started)  # whatever the example wrote there is gone before anything reads it
         return ran
@@ -667,7 +667,7 @@ class Checker:
         return ids
 
     def _run_isolated(  # noqa: PLR0915 -- set up, run, and what cleans up: one sequence, in order
-        self, pending: Pending, context: DaemonContext, fixtures: list[str]
+        self, pending: Pending, context: DaemonContext
     ) -> _Ran:
         """Run the example in its sandbox; the cleanup (`_Ran.clean_up`) is left to the caller, who may run
         the next example on another daemon meanwhile. Until it is done, the example's host ports stay held."""
@@ -714,7 +714,7 @@ class Checker:
         # its keeper was still booting when the next example's first command came; started before the session
         # opened, it took the interpreter from that (2-5 ms an example).
         self._make_spare(host)
-        port_locks = ports.holding(ports.published_ports(example.text, fixtures))
+        port_locks = ports.holding(ports.published_ports(example.text, pending.fixtures))
         port_locks.__enter__()
         workspace = Workspace(scratch, workdir, env, register, confinement, keeper)
         # Without the lab's plugin (another daemon), the events watcher is the after-the-fact check.
