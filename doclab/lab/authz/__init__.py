@@ -237,24 +237,24 @@ def dead_session_for(docker_host: str) -> str | None:
 
 
 def open_session(daemon: DaemonPaths, current: Session) -> None:
-    store.write_session(daemon, current)
+    store.write_session(store.files(daemon), current)
 
 
 def current_session(daemon: DaemonPaths) -> Session | None:
-    return store.read_session(daemon)
+    return store.read_session(store.files(daemon))
 
 
 def owned(daemon: DaemonPaths) -> dict[str, list[str]]:
-    return store.ledger(daemon)
+    return store.ledger(store.files(daemon))
 
 
 def close_session(daemon: DaemonPaths) -> None:
     from doclab.lab.authz import limits
 
-    current = store.read_session(daemon)
+    current = store.read_session(store.files(daemon))
     if current is not None and current.freezer and Path(current.freezer).is_dir():
         limits.freeze(Path(current.freezer), False)  # nothing of the example may stay frozen
-    store.end_session(daemon)
+    store.end_session(store.files(daemon))
 
 
 __all__ = [

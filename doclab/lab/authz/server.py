@@ -12,9 +12,11 @@ It fails closed: an error while deciding refuses the request.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hmac
 import json
 import os
+import select
 import socketserver
 import sys
 import threading
@@ -24,20 +26,59 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
-from doclab.lab import pids
 from doclab.lab.authz import limits, rules
 from doclab.lab.authz import session as store
-from doclab.lab.authz.world import DaemonWorld
+from doclab.lab.authz.world import DaemonAPI, DaemonWorld
 from doclab.lab.paths import DaemonPaths
 
 CONTENT_TYPE = "application/vnd.docker.plugins.v1.2+json"
 
 
+class _Checker:
+    """The session as last read, and its checker's liveness through a pidfd: dockerd asks the plugin twice per
+    API request, and parsing the session and asking psutil each time cost about 60 µs of every answer."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._raw: bytes | None = None
+        self._session: store.Session | None = None
+        self._pidfd: int | None = None  # None: no pid, or it had already gone when the session was read
+
+    def current(self, files: store.Files) -> store.Session | None:
+        try:
+            raw = files.session.read_bytes()  # read every time: a cache keyed on stat could miss a new session
+        except FileNotFoundError:
+            raw = None
+        with self._lock:
+            if raw != self._raw:
+                self._forget()
+                self._raw = raw
+                self._session = store.parse_session(raw) if raw is not None else None
+                if self._session is not None and self._session.pid:
+                    with contextlib.suppress(OSError):  # gone already: the session is over
+                        self._pidfd = os.pidfd_open(self._session.pid)
+            current = self._session
+            if current is not None and current.pid and not self._alive():
+                return None
+            return current
+
+    def _alive(self) -> bool:
+        # A pidfd turns readable when its process has ended (a zombie included), and never names another process.
+        return self._pidfd is not None and not select.select([self._pidfd], [], [], 0)[0]
+
+    def _forget(self) -> None:
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+        self._pidfd = None
+
+
 class Plugin:
     def __init__(self, daemon: DaemonPaths, mirror: str):
-        self.daemon = daemon
         self.mirror = mirror
         self.token = store.token().encode()
+        self.files = store.files(daemon)
+        self.api = DaemonAPI(daemon)
+        self._checker = _Checker()
         self._freeze_lock = threading.Lock()
         self._starts: Counter[str] = Counter()  # container starts in flight (by request path) that hold the freeze
         self._frozen: Path | None = None
@@ -50,10 +91,7 @@ class Plugin:
     def session(self) -> store.Session | None:
         """The example running on this daemon. A session whose checker died is over: its sandbox died with
         it, and what a person does before the reaper runs must not be counted as the example's."""
-        current = store.read_session(self.daemon)
-        if current is not None and current.pid and not pids.is_alive(current.pid):
-            return None
-        return current
+        return self._checker.current(self.files)
 
     def _freeze(self, current: store.Session, call: rules.Call, world: DaemonWorld) -> None:
         """While a container start that mounts host folders is decided and done, the example's processes are
@@ -89,7 +127,7 @@ class Plugin:
         call = None
         try:
             call = rules.parse(request)
-            world = DaemonWorld(self.daemon, current, self.mirror)
+            world = DaemonWorld(self.api, self.files, current, self.mirror)
             self._freeze(current, call, world)
             decision = rules.decide(call, world)
         except rules.Refused as refusal:
@@ -99,7 +137,7 @@ class Plugin:
             decision = rules.Decision(False, "internal", f"the lab could not decide ({type(error).__name__}: {error})")
         if decision.allow:
             if call is not None and rules.uses_builder(call):
-                store.record(self.daemon, "build", call.path)  # its build cache is pruned when the example ends
+                store.record(self.files, "build", call.path)  # its build cache is pruned when the example ends
             return {"Allow": True}
         if call is not None:
             self._thaw(call)  # refused: there is no response to wait for
@@ -123,12 +161,12 @@ class Plugin:
             return {"Allow": True}
         made = rules.created(call, int(request.get("ResponseStatusCode") or 0), body)
         for ident in made.ids:
-            store.record(self.daemon, made.kind, ident)
+            store.record(self.files, made.kind, ident)
         if made.kind == "container" and made.ids and made.ids[0]:
             # Volumes the container brought (anonymous, or named and new: foreign ones were refused) are its.
-            world = DaemonWorld(self.daemon, current, self.mirror)
+            world = DaemonWorld(self.api, self.files, current, self.mirror)
             for name in world.volumes_of(made.ids[0]):
-                store.record(self.daemon, "volume", name)
+                store.record(self.files, "volume", name)
         return {"Allow": True}
 
 

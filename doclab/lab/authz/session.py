@@ -76,53 +76,64 @@ class Session:
     started: float = 0.0
 
 
-def session_file(daemon: DaemonPaths) -> Path:
-    return daemon_dir(daemon) / "session.json"
+@dataclass(frozen=True)
+class Files:
+    """Where one daemon's session and ledger are. The plugin locates them once: it reads them on every request,
+    and locating them reads the settings from the environment (about 20 µs, several times a request)."""
+
+    session: Path
+    ledger: Path
 
 
-def ledger_file(daemon: DaemonPaths) -> Path:
-    return daemon_dir(daemon) / "ledger.jsonl"
+def files(daemon: DaemonPaths) -> Files:
+    folder = daemon_dir(daemon)
+    return Files(folder / "session.json", folder / "ledger.jsonl")
 
 
-def write_session(daemon: DaemonPaths, session: Session) -> None:
-    folder = _private_dir(daemon_dir(daemon))
+def write_session(where: Files, session: Session) -> None:
+    folder = _private_dir(where.session.parent)
     session.started = session.started or time.time()
-    ledger_file(daemon).unlink(missing_ok=True)
+    where.ledger.unlink(missing_ok=True)
     tmp = folder / "session.tmp"
     tmp.write_text(json.dumps(asdict(session)))
-    os.replace(tmp, session_file(daemon))
+    os.replace(tmp, where.session)
 
 
-def read_session(daemon: DaemonPaths) -> Session | None:
+def read_session(where: Files) -> Session | None:
     try:
-        return Session(**json.loads(session_file(daemon).read_text()))
+        return parse_session(where.session.read_bytes())
     except FileNotFoundError:
         return None
+
+
+def parse_session(raw: bytes) -> Session:
+    try:
+        return Session(**json.loads(raw))
     except (ValueError, TypeError):
         return Session(scratch="/nonexistent", example="?", pid=0)  # unreadable: stay closed, never open
 
 
-def end_session(daemon: DaemonPaths) -> None:
-    session_file(daemon).unlink(missing_ok=True)
-    ledger_file(daemon).unlink(missing_ok=True)
+def end_session(where: Files) -> None:
+    where.session.unlink(missing_ok=True)
+    where.ledger.unlink(missing_ok=True)
 
 
-def record(daemon: DaemonPaths, kind: str, ident: str) -> None:
+def record(where: Files, kind: str, ident: str) -> None:
     if not ident:
         return
     line = json.dumps({"kind": kind, "id": ident}) + "\n"
-    fd = os.open(ledger_file(daemon), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    fd = os.open(where.ledger, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         os.write(fd, line.encode())  # one write of a short line under O_APPEND: lines never interleave
     finally:
         os.close(fd)
 
 
-def ledger(daemon: DaemonPaths) -> dict[str, list[str]]:
+def ledger(where: Files) -> dict[str, list[str]]:
     """kind -> ids, in the order they were created."""
     owned: dict[str, list[str]] = {}
     try:
-        lines = ledger_file(daemon).read_text().splitlines()
+        lines = where.ledger.read_text().splitlines()
     except FileNotFoundError:
         return owned
     for line in lines:

@@ -33,13 +33,15 @@ class DaemonAPI:
     """Minimal admin client of one daemon: GET returning JSON, or None on 404."""
 
     def __init__(self, daemon: DaemonPaths):
+        # Read once: the plugin makes one client and asks through it on every request that needs an inspect.
         self.socket = str(daemon.socket)
+        self.headers = store.admin_headers()
 
     def get(self, path: str, params: dict[str, str] | None = None) -> Any:
         conn = _UnixConnection(self.socket)
         try:
             url = path + ("?" + urlencode(params) if params else "")
-            conn.request("GET", url, headers=store.admin_headers())
+            conn.request("GET", url, headers=self.headers)
             response = conn.getresponse()
             data = response.read()
             if response.status in (400, 404):  # no such object, or a name dockerd will refuse itself
@@ -52,15 +54,14 @@ class DaemonAPI:
 
 
 class DaemonWorld:
-    def __init__(self, daemon: DaemonPaths, session: store.Session, mirror: str):
-        self.daemon = daemon
+    def __init__(self, api: DaemonAPI, files: store.Files, session: store.Session, mirror: str):
         self.session = session
-        self.api = DaemonAPI(daemon)
+        self.api = api
         self.scratch = session.scratch
         self.mirror = mirror
         self.push_registries = tuple(session.push_registries)
         self.base_images = tuple(session.base_images)
-        self._owned = store.ledger(daemon)
+        self._owned = store.ledger(files)
         self._containers: dict[str, dict[str, Any] | None] = {}  # ref -> inspect, for this one request
 
     def _has(self, kind: str, ident: str) -> bool:
