@@ -34,7 +34,7 @@ from doclab.lab.paths import DaemonPaths
 CONTENT_TYPE = "application/vnd.docker.plugins.v1.2+json"
 
 
-class _Checker:
+class _SessionWatch:
     """The session as last read, and its checker's liveness through a pidfd: dockerd asks the plugin twice per
     API request, and parsing the session and asking psutil each time cost about 60 µs of every answer."""
 
@@ -78,7 +78,7 @@ class Plugin:
         self.token = store.token().encode()
         self.files = store.files(daemon)
         self.api = DaemonAPI(daemon)
-        self._checker = _Checker()
+        self._watch = _SessionWatch()
         self._freeze_lock = threading.Lock()
         self._starts: Counter[str] = Counter()  # container starts in flight (by request path) that hold the freeze
         self._frozen: Path | None = None
@@ -91,7 +91,7 @@ class Plugin:
     def session(self) -> store.Session | None:
         """The example running on this daemon. A session whose checker died is over: its sandbox died with
         it, and what a person does before the reaper runs must not be counted as the example's."""
-        return self._checker.current(self.files)
+        return self._watch.current(self.files)
 
     def _freeze(self, current: store.Session, call: rules.Call, world: DaemonWorld) -> None:
         """While a container start that mounts host folders is decided and done, the example's processes are
