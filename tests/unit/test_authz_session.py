@@ -25,53 +25,50 @@ def plugin(tmp_path, monkeypatch):
     return Plugin(DaemonPaths(1), "127.0.0.1:4000")
 
 
-def _checker() -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+@pytest.fixture
+def checker():
+    """A real process standing in for the checker that owns the session; killed and reaped at the end."""
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    yield process
+    process.kill()
+    process.wait()
+
+
+def _open(plugin: Plugin, pid: int, scratch: str = "/s/one", example: str = "a.console") -> None:
+    store.write_session(plugin.files, store.Session(scratch=scratch, example=example, pid=pid))
 
 
 def test_no_session_file_is_no_session(plugin):
     assert plugin.session() is None
 
 
-def test_a_live_checkers_session_is_open_and_ends_when_it_dies(plugin):
-    checker = _checker()
-    try:
-        store.write_session(plugin.files, store.Session(scratch="/s/one", example="a.console", pid=checker.pid))
-        assert plugin.session().example == "a.console"
-        assert plugin.session().example == "a.console"  # the second read reuses the parsed session
-        checker.kill()
-        os.waitid(os.P_PID, checker.pid, os.WEXITED | os.WNOWAIT)  # ended, not reaped: a zombie
-        assert plugin.session() is None
-    finally:
-        checker.kill()
-        checker.wait()
+def test_a_live_checkers_session_is_open_and_ends_when_it_dies(plugin, checker):
+    _open(plugin, checker.pid)
+    assert plugin.session().example == "a.console"
+    assert plugin.session().example == "a.console"  # the second read reuses the parsed session
+    checker.kill()
+    os.waitid(os.P_PID, checker.pid, os.WEXITED | os.WNOWAIT)  # ended, not reaped: a zombie
     assert plugin.session() is None
 
 
-def test_a_new_session_is_seen_at_the_next_request(plugin):
-    checker = _checker()
-    try:
-        store.write_session(plugin.files, store.Session(scratch="/s/one", example="a.console", pid=checker.pid))
-        assert plugin.session().scratch == "/s/one"
-        store.write_session(plugin.files, store.Session(scratch="/s/two", example="b.console", pid=checker.pid))
-        assert plugin.session().scratch == "/s/two"
-        store.end_session(plugin.files)
-        assert plugin.session() is None
-    finally:
-        checker.kill()
-        checker.wait()
+def test_a_new_session_is_seen_at_the_next_request(plugin, checker):
+    _open(plugin, checker.pid)
+    assert plugin.session().scratch == "/s/one"
+    _open(plugin, checker.pid, scratch="/s/two", example="b.console")
+    assert plugin.session().scratch == "/s/two"
+    store.end_session(plugin.files)
+    assert plugin.session() is None
 
 
-def test_a_session_of_a_checker_already_gone_is_over(plugin):
-    checker = _checker()
+def test_a_session_of_a_checker_already_gone_is_over(plugin, checker):
     checker.kill()
     checker.wait()
-    store.write_session(plugin.files, store.Session(scratch="/s/one", example="a.console", pid=checker.pid))
+    _open(plugin, checker.pid)
     assert plugin.session() is None
 
 
 def test_an_unreadable_session_stays_closed(plugin):
-    store.write_session(plugin.files, store.Session(scratch="/s/one", example="a.console", pid=os.getpid()))
+    _open(plugin, os.getpid())
     plugin.files.session.write_text("{not json")
     current = plugin.session()
     assert current is not None and current.scratch == "/nonexistent"  # decided by the rules, never open
