@@ -251,10 +251,11 @@ def owned(daemon: DaemonPaths) -> dict[str, list[str]]:
 def close_session(daemon: DaemonPaths) -> None:
     from doclab.lab.authz import limits
 
-    current = store.read_session(store.files(daemon))
+    where = store.files(daemon)
+    current = store.read_session(where)
     if current is not None and current.freezer and Path(current.freezer).is_dir():
         limits.freeze(Path(current.freezer), False)  # nothing of the example may stay frozen
-    store.end_session(store.files(daemon))
+    store.end_session(where)
 
 
 __all__ = [
