@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 import socket
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-import docker
-import requests
-from docker.constants import MINIMUM_DOCKER_API_VERSION
-from docker.errors import DockerException
-
+from doclab import sdk, unixhttp
 from doclab.engine.process import Stoppable
 from doclab.errors import DaemonUnavailable
+
+if TYPE_CHECKING:
+    import docker
 
 
 @dataclass(frozen=True)
@@ -24,29 +27,45 @@ class Engine:
 
 
 def connect(docker_host: str, api_version: str = "auto", timeout: int = 60) -> docker.DockerClient:
-    return docker.DockerClient(base_url=docker_host, timeout=timeout, version=api_version)
+    return sdk.docker.DockerClient(base_url=docker_host, timeout=timeout, version=api_version)
+
+
+def _engine_of(server: str, api_version: str | None) -> Engine | None:
+    """The engine a ping's headers name ("Server: Docker/26.1.5+dfsg1 (linux)", "Api-Version: 1.45")."""
+    product, _, version = server.partition(" ")[0].partition("/")
+    return Engine(version, api_version) if product == "Docker" and version and api_version else None
 
 
 def probe(docker_host: str) -> Engine:
     """The daemon's version, or DaemonUnavailable with one line saying what to do."""
     try:
-        # Made with a fixed API version, the client asks nothing. /_ping names the engine in its headers
-        # ("Server: Docker/26.1.5+dfsg1 (linux)", "Api-Version: 1.45") in 1 ms; /version, which asks containerd
-        # and runc, costs 7 ms on a lab daemon and is asked only of a daemon whose ping does not say.
-        with docker.APIClient(base_url=docker_host, timeout=5, version=MINIMUM_DOCKER_API_VERSION) as api:
-            ping = api.get(f"{api.base_url}/_ping")
-            ping.raise_for_status()
-            product, _, version = ping.headers.get("Server", "").partition(" ")[0].partition("/")
-            if product == "Docker" and version and ping.headers.get("Api-Version"):
-                return Engine(version, ping.headers["Api-Version"])
+        # /_ping names the engine in its headers in 1 ms; /version, which asks containerd and runc, costs 7 ms
+        # on a lab daemon and is asked only of a daemon whose ping does not say. A unix socket is asked
+        # without the SDK (doclab.sdk: the first example runs while it loads).
+        if (path := unixhttp.socket_of(docker_host)) is not None:
+            ping = unixhttp.get_ok(path, "/_ping", timeout=5)
+            if engine := _engine_of(ping.headers.get("Server", ""), ping.headers.get("Api-Version")):
+                return engine
+        # Made with a fixed API version, the client asks nothing.
+        with sdk.docker.APIClient(base_url=docker_host, timeout=5, version=sdk.MINIMUM_DOCKER_API_VERSION) as api:
+            answer = api.get(f"{api.base_url}/_ping")
+            answer.raise_for_status()
+            if engine := _engine_of(answer.headers.get("Server", ""), answer.headers.get("Api-Version")):
+                return engine
             info = api.version(api_version=False)
         return Engine(str(info["Version"]), str(info["ApiVersion"]))
-    except (DockerException, requests.RequestException, OSError, KeyError) as error:
+    except request_errors(OSError, KeyError) as error:
         reason = short_reason(error)
         raise DaemonUnavailable(
             f"no Docker daemon at {docker_host} ({reason}): start the lab with `make lab` "
             "(python -m doclab up) or point DOCKER_HOST at a running daemon"
         ) from None
+
+
+def request_errors(*also: type[BaseException]) -> tuple[type[BaseException], ...]:
+    """What a failed request to a daemon raises, through the SDK or doclab.unixhttp, and `also`: for `except`,
+    which evaluates it only once an exception is on its way (so the SDK is imported only then)."""
+    return sdk.request_errors(unixhttp.Unanswered, *also)
 
 
 def short_reason(error: BaseException) -> str:
@@ -68,18 +87,46 @@ def registry_answers(address: str) -> bool:
 
 @dataclass
 class DaemonContext:
+    """A daemon a check runs examples on. Its SDK client is made when first used (doclab.sdk); the requests
+    before that (ping, image listings) go to a unix socket directly, with the same headers."""
+
     docker_host: str
-    client: docker.DockerClient
     version: str
+    make_client: Callable[[], docker.DockerClient]
+    headers: dict[str, str] = field(default_factory=dict)  # the checker's own (the plugin's admin token)
     process: Stoppable | None = None
     gone: bool = False
+    _client: docker.DockerClient | None = None
+    _making: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def client(self) -> docker.DockerClient:
+        with self._making:
+            if self._client is None:
+                self._client = self.make_client()
+            return self._client
+
+    def images(self, all_images: bool = False) -> list[dict[str, Any]]:
+        """GET /images/json: what `docker image ls` (`-a`) lists."""
+        if (path := unixhttp.socket_of(self.docker_host)) is None:
+            return list(self.client.api.images(all=all_images))
+        return list(
+            unixhttp.get_ok(path, "/images/json?all=1" if all_images else "/images/json", self.headers, 60).json() or []
+        )
+
+    def close(self) -> None:
+        with self._making:
+            if self._client is not None:
+                self._client.close()
 
 
 def daemon_alive(context: DaemonContext) -> bool:
     try:
+        if (path := unixhttp.socket_of(context.docker_host)) is not None:
+            return unixhttp.get(path, "/_ping", context.headers, 10).status == http.client.OK
         context.client.api.ping()
         return True
-    except (DockerException, requests.RequestException, OSError):
+    except request_errors(OSError):
         return False
 
 

@@ -20,13 +20,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import docker
-from docker.errors import APIError, NotFound
-
+from doclab import sdk
 from doclab.engine.daemons import daemon_key
 from doclab.engine.process import pid_alive
+
+if TYPE_CHECKING:
+    import docker
 
 
 @dataclass
@@ -42,16 +43,20 @@ class Snapshot:
         """What the daemon holds. `images_only` when the plugin's ledger names what the example creates: then
         only the images before it are needed (the tags to put back, the images to compare with)."""
         api = client.api
-        images = api.images(all=True)
-        snapshot = cls(
-            images={i["Id"]: sorted(t for t in (i.get("RepoTags") or []) if t != "<none>:<none>") for i in images},
-            digests={i["Id"]: sorted(i.get("RepoDigests") or []) for i in images},
-        )
+        snapshot = cls.of_images(api.images(all=True))
         if not images_only:
             snapshot.containers = sorted(c["Id"] for c in api.containers(all=True))
             snapshot.volumes = sorted(v["Name"] for v in (api.volumes().get("Volumes") or []))
             snapshot.networks = sorted(n["Id"] for n in api.networks())
         return snapshot
+
+    @classmethod
+    def of_images(cls, images: list[dict[str, Any]]) -> Snapshot:
+        """The snapshot of a daemon's images alone, from its listing (GET /images/json?all=1)."""
+        return cls(
+            images={i["Id"]: sorted(t for t in (i.get("RepoTags") or []) if t != "<none>:<none>") for i in images},
+            digests={i["Id"]: sorted(i.get("RepoDigests") or []) for i in images},
+        )
 
     def tags(self) -> dict[str, str]:
         return {tag: image for image, tags in self.images.items() for tag in tags}
@@ -78,9 +83,9 @@ def cleanup(  # noqa: PLR0912, PLR0915 -- one pass per kind of resource, in depe
             action()
             report.removed.append(what)
             return True
-        except NotFound:
+        except sdk.NotFound:
             return True
-        except APIError as error:
+        except sdk.APIError as error:
             report.problems.append(f"{what}: {error.explanation or error}")
             return False
 
@@ -135,7 +140,7 @@ def cleanup(  # noqa: PLR0912, PLR0915 -- one pass per kind of resource, in depe
             repo, _, name = tag.rpartition(":")
             try:
                 api.pull(repo, tag=name)
-            except APIError as error:
+            except sdk.APIError as error:
                 report.problems.append(f"could not restore {tag} from the mirror: {error.explanation or error}")
         else:
             report.problems.append(f"image {tag} existed before the example and was deleted by it")
@@ -144,7 +149,7 @@ def cleanup(  # noqa: PLR0912, PLR0915 -- one pass per kind of resource, in depe
     # that ran. Every example starts from an empty build cache, so its output does not depend on the order.
     try:
         api.prune_builds(all=True)
-    except APIError as error:
+    except sdk.APIError as error:
         report.problems.append(f"could not empty the build cache: {error.explanation or error}")
     return report
 
@@ -193,9 +198,9 @@ def _try(action: Callable[[], object]) -> str | None:
     try:
         action()
         return None
-    except NotFound:
+    except sdk.NotFound:
         return ""
-    except APIError as error:
+    except sdk.APIError as error:
         return f"{error.explanation or error}"
 
 
@@ -223,7 +228,7 @@ def cleanup_owned(
             return ident[:12]
         try:
             return inspect(ident)["Name"].lstrip("/") or ident[:12]
-        except (APIError, KeyError):
+        except (sdk.APIError, KeyError):
             return ident[:12]
 
     containers = owned.get("container", [])
@@ -264,7 +269,7 @@ def cleanup_owned(
     if owned.get("build") or before is None:
         try:
             api.prune_builds(all=True)
-        except APIError as error:
+        except sdk.APIError as error:
             report.problems.append(f"could not prune the build cache: {error.explanation or error}")
     return report
 
@@ -301,7 +306,7 @@ def restore_tags(
                 api.tag(image_id, repo, name, force=True)
             else:
                 report.problems.append(f"image {tag} existed before the example and was deleted by it")
-        except APIError as error:
+        except sdk.APIError as error:
             report.problems.append(f"could not restore {tag} from the mirror: {error.explanation or error}")
 
 

@@ -16,12 +16,14 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
-import docker
-from docker.types.daemon import CancellableStream
-
+from doclab import sdk
 from doclab.engine.subcommands import shell_tokens
+
+if TYPE_CHECKING:
+    import docker
+    from docker.types.daemon import CancellableStream
 
 DOCKER_SOCKETS = ("/var/run/docker.sock", "/run/docker.sock")
 
@@ -194,7 +196,7 @@ class CreateWatcher:
                     continue
                 try:
                     info = self.client.api.inspect_container(container_id)
-                except docker.errors.NotFound:
+                except sdk.NotFound:
                     continue
                 found = [
                     v
@@ -205,7 +207,7 @@ class CreateWatcher:
                 ]
                 if found:
                     self.violations.extend(found)
-                    with contextlib.suppress(docker.errors.APIError):
+                    with contextlib.suppress(sdk.APIError):
                         self.client.api.remove_container(container_id, force=True, v=True)
                     self.on_violation(found[0])
         except Exception:  # noqa: BLE001 -- the stream is closed (any error) when the example ends

@@ -20,14 +20,21 @@ from concurrent.futures import wait as wait_for
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import docker
-import requests
-from docker.errors import APIError, DockerException, ImageNotFound
-
+from doclab import sdk
 from doclab.engine import durations, ledger, policy, ports
 from doclab.engine.cache import ResultCache, cache_key
-from doclab.engine.daemons import DaemonContext, connect, daemon_alive, probe, registry_answers, short_reason
+from doclab.engine.daemons import (
+    DaemonContext,
+    Engine,
+    connect,
+    daemon_alive,
+    probe,
+    registry_answers,
+    request_errors,
+    short_reason,
+)
 from doclab.engine.example import Example, discover_roots, load_example
 from doclab.engine.facts import LabFacts
 from doclab.engine.keeper import Keeper
@@ -46,6 +53,9 @@ from doclab.engine.process import (
 from doclab.engine.report import Report, Result, now_iso
 from doclab.engine.runners import Prepared, Runner, Workspace, runner_for
 from doclab.errors import DoclabError, LocatedError
+
+if TYPE_CHECKING:
+    import docker
 
 
 @dataclass(frozen=True)
@@ -237,10 +247,7 @@ class Checker:
             except DoclabError as error:
                 self._emit(results, _bad_input(rel, error))
         engines = [probe(host) for host in self.hosts]  # first: one line (DaemonUnavailable) when none answers
-        contexts = [
-            DaemonContext(host, self._connect(host, engine.api_version), engine.version)
-            for host, engine in zip(self.hosts, engines, strict=True)
-        ]
+        contexts = [self._context(host, engine) for host, engine in zip(self.hosts, engines, strict=True)]
         report.docker_host = self.hosts[0]
         report.daemon_version = contexts[0].version
         report.versions = dict(self.facts.versions)  # the footer names the CLI, buildx and compose too
@@ -369,7 +376,7 @@ class Checker:
             for context, lock in found.result():
                 pool_of(context.docker_host).retire(context)
                 lock.__exit__(None, None, None)
-                context.client.close()
+                context.close()
             concluding.shutdown(wait=True)
             self._discard_spares()
             registry.close()
@@ -378,7 +385,7 @@ class Checker:
                 with contextlib.suppress(OSError):
                     durations.save(self.facts.state_dir, ran)
             for context in contexts:
-                context.client.close()
+                context.close()
 
         report.results.extend(sorted(results, key=lambda r: r.path))
         report.seconds = time.monotonic() - started
@@ -394,9 +401,9 @@ class Checker:
                 continue
             try:
                 engine = probe(host)
-                context = DaemonContext(host, self._connect(host, engine.api_version), engine.version)
+                context = self._context(host, engine)
                 self._reap(context)
-            except (DoclabError, DockerException, requests.RequestException):
+            except request_errors(DoclabError):
                 lock.__exit__(None, None, None)  # a spare that does not answer is simply not used
                 continue
             taken.append((context, lock))
@@ -409,7 +416,7 @@ class Checker:
             removed.append("the scratch registry of a killed check")
         for host in self.hosts:
             engine = probe(host)
-            context = DaemonContext(host, self._connect(host, engine.api_version), engine.version)
+            context = self._context(host, engine)
             with DaemonLock(self.facts.state_dir / "locks", host):
                 removed += self._reap(context)
         return removed
@@ -429,12 +436,18 @@ class Checker:
         hooks = self.facts.sandbox
         return hooks if hooks is not None and hooks.example_uid(host) is not None else None
 
-    def _connect(self, host: str, api_version: str) -> docker.DockerClient:
-        """The checker's client: on a lab daemon its requests carry the token that tells them from an example's."""
-        client = connect(host, api_version)
-        if (hooks := self._session_hooks(host)) is not None:
-            client.api.headers.update(hooks.admin_headers())
-        return client
+    def _context(self, host: str, engine: Engine) -> DaemonContext:
+        """The checker's side of a daemon: on a lab daemon its requests carry the token that tells them from an
+        example's. Its SDK client is made when first used (DaemonContext)."""
+        hooks = self._session_hooks(host)
+        headers = dict(hooks.admin_headers()) if hooks is not None else {}
+
+        def make_client() -> docker.DockerClient:
+            client = connect(host, engine.api_version)
+            client.api.headers.update(headers)
+            return client
+
+        return DaemonContext(host, engine.version, make_client, headers)
 
     def _scratch_registry(self, contexts: list[DaemonContext]) -> contextlib.AbstractContextManager[object]:
         hooks = self.facts.sandbox
@@ -488,7 +501,7 @@ class Checker:
             return verdict("failed", "error", str(error), error.line)
         except DoclabError as error:
             return verdict("failed", "error", str(error))
-        except (DockerException, requests.RequestException) as error:
+        except request_errors() as error:
             if daemon_alive(context):
                 return verdict("failed", "docker error", f"{rel}: {short_reason(error)}")
             context.gone = True
@@ -627,7 +640,7 @@ class Checker:
         request per image per example (a tag it lacks, or a digest, is still asked for by name)."""
         listing = self._listings.get(context.docker_host)
         if listing is None:
-            images = context.client.api.images()
+            images = context.images()
             listing = {tag: image["Id"] for image in images for tag in (image.get("RepoTags") or [])}
             self._listings[context.docker_host] = listing
         return listing
@@ -635,7 +648,6 @@ class Checker:
     def _ensure_images(self, prepared: Prepared, context: DaemonContext) -> list[str]:
         """Pull the header's images from the mirror if missing; return the ids that key the cache."""
         example = prepared.example
-        api = context.client.api
         wanted = list(example.header.images)
         for name in self._restorable:
             if name.split(":")[0] in example.text and name not in wanted:
@@ -645,18 +657,18 @@ class Checker:
         for name in sorted(wanted):
             ref = name if ":" in name.rsplit("/", 1)[-1] or "@" in name else f"{name}:latest"
             try:
-                ids.append(f"{ref}={listing.get(ref) or api.inspect_image(ref)['Id']}")
+                ids.append(f"{ref}={listing.get(ref) or context.client.api.inspect_image(ref)['Id']}")
                 continue
-            except ImageNotFound:
+            except sdk.ImageNotFound:
                 if name not in example.header.images:
                     continue
             repo, _, tag = ref.rpartition(":")
             try:
                 self._listings.pop(context.docker_host, None)  # the pull changes what the daemon holds
                 self._cleaned.pop(context.docker_host, None)
-                api.pull(repo, tag=tag)
-                ids.append(f"{ref}={api.inspect_image(ref)['Id']}")
-            except (APIError, requests.RequestException) as error:
+                context.client.api.pull(repo, tag=tag)
+                ids.append(f"{ref}={context.client.api.inspect_image(ref)['Id']}")
+            except (sdk.APIError, sdk.RequestException) as error:
                 mirror = self.facts.registry or "the lab registry mirror"
                 hint = (
                     f"the lab registry mirror at {mirror} is not answering: restart it with `python -m doclab up`"
@@ -737,7 +749,7 @@ class Checker:
                 if hooks is not None:
                     cleaned = ledger.close_session(hooks, host, context.client, before, self._restorable)
                     if not cleaned.problems:
-                        self._cleaned[host] = Snapshot.take(context.client, images_only=True)
+                        self._cleaned[host] = Snapshot.of_images(context.images(all_images=True))
                     return cleaned
                 cleaned = cleanup(context.client, before, self._restorable)
                 journal.end()
@@ -747,6 +759,7 @@ class Checker:
                 port_locks.__exit__(None, None, None)
                 shutil.rmtree(scratch, ignore_errors=True)
 
+        sdk.preload()  # while the first example's commands run: its cleanup uses the SDK (doclab.sdk says why)
         started = time.monotonic()
         try:
             with watcher:
@@ -812,8 +825,10 @@ class Checker:
     ) -> Snapshot:
         """What the daemon holds before the example, and the session (or, off the lab, the journal) opened."""
         before = self._cleaned.pop(context.docker_host, None) if hooks is not None else None
-        if before is None:
-            before = Snapshot.take(context.client, images_only=hooks is not None)
+        if before is None and hooks is not None:  # the ledger names the rest: the images before are enough
+            before = Snapshot.of_images(context.images(all_images=True))
+        elif before is None:
+            before = Snapshot.take(context.client)
         if hooks is not None:
             ledger.open_session(hooks, context.docker_host, scratch, rel, before, self._restorable)
         else:

@@ -9,22 +9,24 @@ import re
 import subprocess
 from contextlib import closing
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import docker
-import docker.errors
 import psutil
-import requests
 
+from doclab import sdk
 from doclab.errors import DoclabError
 from doclab.lab import authz, dockerbin, network, pids, registry
 from doclab.lab.paths import DaemonPaths
 from doclab.retry import wait_until
 
+if TYPE_CHECKING:
+    import docker
+
 START_TIMEOUT = 60
 
 
 def client(daemon: DaemonPaths, timeout: int = 120) -> docker.DockerClient:
-    return docker.DockerClient(base_url=daemon.host, timeout=timeout)
+    return sdk.docker.DockerClient(base_url=daemon.host, timeout=timeout)
 
 
 def config(daemon: DaemonPaths, chain: dockerbin.Toolchain) -> dict:
@@ -76,7 +78,7 @@ def answers(daemon: DaemonPaths) -> bool:
     try:
         with closing(client(daemon, timeout=3)) as api:
             return api.ping()
-    except (docker.errors.DockerException, requests.RequestException, OSError):
+    except sdk.request_errors(OSError):
         return False
 
 
@@ -226,9 +228,9 @@ def stop(daemon: DaemonPaths) -> None:
         try:
             with closing(client(daemon, timeout=20)) as api:
                 for container in api.containers.list():
-                    with contextlib.suppress(docker.errors.APIError):
+                    with contextlib.suppress(sdk.APIError):
                         container.kill()
-        except (docker.errors.DockerException, requests.RequestException):
+        except sdk.request_errors():
             pass
     if found:
         pids.terminate([found], timeout=20)

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import docker
-from docker.errors import APIError
+from doclab import sdk
+
+if TYPE_CHECKING:
+    import docker
 
 BUILTIN_NETWORKS = {"bridge", "host", "none"}
 
@@ -41,7 +44,7 @@ def reset(client: docker.DockerClient, pins: dict[str, str]) -> list[str]:
     removed: list[str] = []
 
     def attempt(what: str, action: Callable[..., object], *args: object, **kwargs: object) -> None:
-        with contextlib.suppress(APIError):  # NotFound included: gone already is what we want
+        with contextlib.suppress(sdk.APIError):  # NotFound included: gone already is what we want
             action(*args, **kwargs)
             removed.append(what)
 

@@ -18,13 +18,15 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import docker
-import docker.errors
-
+from doclab import sdk
 from doclab.errors import DoclabError
 from doclab.lab import dockerbin, layers, ociimage, paths, registry, rootfs
 from doclab.lab.progress import Reporter
+
+if TYPE_CHECKING:
+    import docker
 
 RECIPES = Path(__file__).parent / "recipes"
 # Every base image's `created`: fixed, so that the config (and so the image ID) is the same everywhere.
@@ -295,7 +297,7 @@ def provision(client: docker.DockerClient, wanted: dict[str, str], reporter: Rep
             if current.id == image_id:
                 continue
             old = current.id
-        except docker.errors.ImageNotFound:
+        except sdk.ImageNotFound:
             pass
         repository, version = split(tag)
         for chunk in client.api.pull(repository, version, stream=True, decode=True):
@@ -307,6 +309,6 @@ def provision(client: docker.DockerClient, wanted: dict[str, str], reporter: Rep
             try:
                 if not client.images.get(old).tags:
                     client.images.remove(old)
-            except docker.errors.APIError:
+            except sdk.APIError:
                 pass
     return pulled

@@ -5,28 +5,16 @@ The plugin asks its own daemon with the admin token, so these requests are decid
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
-import socket
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from doclab import unixhttp
 from doclab.lab.authz import session as store
 from doclab.lab.authz.rules import FULL_ID, Call
 from doclab.lab.paths import DaemonPaths
-
-
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float = 10):
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self._path)
 
 
 class DaemonAPI:
@@ -38,19 +26,12 @@ class DaemonAPI:
         self.headers = store.admin_headers()
 
     def get(self, path: str, params: dict[str, str] | None = None) -> Any:
-        conn = _UnixConnection(self.socket)
-        try:
-            url = path + ("?" + urlencode(params) if params else "")
-            conn.request("GET", url, headers=self.headers)
-            response = conn.getresponse()
-            data = response.read()
-            if response.status in (400, 404):  # no such object, or a name dockerd will refuse itself
-                return None
-            if response.status >= HTTPStatus.MULTIPLE_CHOICES:
-                raise OSError(f"GET {path}: {response.status} {data[:200]!r}")
-            return json.loads(data) if data else None
-        finally:
-            conn.close()
+        answer = unixhttp.get(self.socket, path + ("?" + urlencode(params) if params else ""), self.headers)
+        if answer.status in (400, 404):  # no such object, or a name dockerd will refuse itself
+            return None
+        if answer.status >= HTTPStatus.MULTIPLE_CHOICES:
+            raise OSError(f"GET {path}: {answer.status} {answer.body[:200]!r}")
+        return answer.json()
 
 
 class DaemonWorld:

@@ -1,0 +1,74 @@
+"""The Docker SDK and requests, imported when something first uses them.
+
+Why: the two take about 100 ms to import, half of what a check spends before its first command. A check's
+first example needs only its daemon's ping and image listing, which doclab.unixhttp asks with the standard
+library; the SDK then loads on a thread of its own (`preload`) while that example's commands run, and is
+there when the example's cleanup needs it. Modules write `sdk.APIError`, `sdk.docker.DockerClient`: the
+first such access imports, the next ones are plain attribute reads.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what mypy sees; at run time __getattr__ provides the same names
+    import docker
+    import requests
+    from docker.constants import MINIMUM_DOCKER_API_VERSION
+    from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+    from requests import RequestException
+
+_WHERE = {  # name -> (module, attribute of it; "" for the module itself)
+    "docker": ("docker", ""),
+    "requests": ("requests", ""),
+    "MINIMUM_DOCKER_API_VERSION": ("docker.constants", "MINIMUM_DOCKER_API_VERSION"),
+    "APIError": ("docker.errors", "APIError"),
+    "DockerException": ("docker.errors", "DockerException"),
+    "ImageNotFound": ("docker.errors", "ImageNotFound"),
+    "NotFound": ("docker.errors", "NotFound"),
+    "RequestException": ("requests", "RequestException"),
+}
+_preloading = threading.Lock()
+_preloaded = False
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module, attribute = _WHERE[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    loaded = importlib.import_module(module)  # the import lock makes a second thread wait for the first
+    value = getattr(loaded, attribute) if attribute else loaded
+    globals()[name] = value
+    return value
+
+
+def request_errors(*also: type[BaseException]) -> tuple[type[BaseException], ...]:
+    """What a request through the SDK raises when it fails, and `also`: `except sdk.request_errors(OSError)`."""
+    return (__getattr__("DockerException"), __getattr__("RequestException"), *also)
+
+
+def preload() -> None:
+    """Start importing the SDK on a daemon thread, once; nothing waits for it (a use imports, or waits)."""
+    global _preloaded  # noqa: PLW0603 -- once per process
+    with _preloading:
+        if _preloaded:
+            return
+        _preloaded = True
+    threading.Thread(target=__getattr__, args=("docker",), name="doclab-sdk", daemon=True).start()
+
+
+__all__ = [
+    "MINIMUM_DOCKER_API_VERSION",
+    "APIError",
+    "DockerException",
+    "ImageNotFound",
+    "NotFound",
+    "RequestException",
+    "docker",
+    "preload",
+    "request_errors",
+    "requests",
+]
