@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-import http.client
 import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-from doclab import sdk, unixhttp
+from doclab import lazy, unixhttp
 from doclab.engine.process import Stoppable
 from doclab.errors import DaemonUnavailable
 
@@ -27,7 +27,7 @@ class Engine:
 
 
 def connect(docker_host: str, api_version: str = "auto", timeout: int = 60) -> docker.DockerClient:
-    return sdk.docker.DockerClient(base_url=docker_host, timeout=timeout, version=api_version)
+    return lazy.docker.DockerClient(base_url=docker_host, timeout=timeout, version=api_version)
 
 
 def _engine_of(server: str, api_version: str | None) -> Engine | None:
@@ -41,13 +41,13 @@ def probe(docker_host: str) -> Engine:
     try:
         # /_ping names the engine in its headers in 1 ms; /version, which asks containerd and runc, costs 7 ms
         # on a lab daemon and is asked only of a daemon whose ping does not say. A unix socket is asked
-        # without the SDK (doclab.sdk: the first example runs while it loads).
+        # without the SDK (doclab.lazy: the first example runs while it loads).
         if (path := unixhttp.socket_of(docker_host)) is not None:
             ping = unixhttp.get_ok(path, "/_ping", timeout=5)
-            if engine := _engine_of(ping.headers.get("Server", ""), ping.headers.get("Api-Version")):
+            if engine := _engine_of(ping.headers.get("server", ""), ping.headers.get("api-version")):
                 return engine
         # Made with a fixed API version, the client asks nothing.
-        with sdk.docker.APIClient(base_url=docker_host, timeout=5, version=sdk.MINIMUM_DOCKER_API_VERSION) as api:
+        with lazy.docker.APIClient(base_url=docker_host, timeout=5, version=lazy.MINIMUM_DOCKER_API_VERSION) as api:
             answer = api.get(f"{api.base_url}/_ping")
             answer.raise_for_status()
             if engine := _engine_of(answer.headers.get("Server", ""), answer.headers.get("Api-Version")):
@@ -65,7 +65,7 @@ def probe(docker_host: str) -> Engine:
 def request_errors(*also: type[BaseException]) -> tuple[type[BaseException], ...]:
     """What a failed request to a daemon raises, through the SDK or doclab.unixhttp, and `also`: for `except`,
     which evaluates it only once an exception is on its way (so the SDK is imported only then)."""
-    return sdk.request_errors(unixhttp.Unanswered, *also)
+    return lazy.request_errors(unixhttp.Unanswered, *also)
 
 
 def short_reason(error: BaseException) -> str:
@@ -87,7 +87,7 @@ def registry_answers(address: str) -> bool:
 
 @dataclass
 class DaemonContext:
-    """A daemon a check runs examples on. Its SDK client is made when first used (doclab.sdk); the requests
+    """A daemon a check runs examples on. Its SDK client is made when first used (doclab.lazy); the requests
     before that (ping, image listings) go to a unix socket directly, with the same headers."""
 
     docker_host: str
@@ -123,7 +123,7 @@ class DaemonContext:
 def daemon_alive(context: DaemonContext) -> bool:
     try:
         if (path := unixhttp.socket_of(context.docker_host)) is not None:
-            return unixhttp.get(path, "/_ping", context.headers, 10).status == http.client.OK
+            return unixhttp.get(path, "/_ping", context.headers, 10).status == HTTPStatus.OK
         context.client.api.ping()
         return True
     except request_errors(OSError):

@@ -22,7 +22,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from doclab import sdk
+from doclab import lazy
 from doclab.engine.daemons import daemon_key
 from doclab.engine.process import pid_alive
 
@@ -83,9 +83,9 @@ def cleanup(  # noqa: PLR0912, PLR0915 -- one pass per kind of resource, in depe
             action()
             report.removed.append(what)
             return True
-        except sdk.NotFound:
+        except lazy.NotFound:
             return True
-        except sdk.APIError as error:
+        except lazy.APIError as error:
             report.problems.append(f"{what}: {error.explanation or error}")
             return False
 
@@ -140,7 +140,7 @@ def cleanup(  # noqa: PLR0912, PLR0915 -- one pass per kind of resource, in depe
             repo, _, name = tag.rpartition(":")
             try:
                 api.pull(repo, tag=name)
-            except sdk.APIError as error:
+            except lazy.APIError as error:
                 report.problems.append(f"could not restore {tag} from the mirror: {error.explanation or error}")
         else:
             report.problems.append(f"image {tag} existed before the example and was deleted by it")
@@ -149,7 +149,7 @@ def cleanup(  # noqa: PLR0912, PLR0915 -- one pass per kind of resource, in depe
     # that ran. Every example starts from an empty build cache, so its output does not depend on the order.
     try:
         api.prune_builds(all=True)
-    except sdk.APIError as error:
+    except lazy.APIError as error:
         report.problems.append(f"could not empty the build cache: {error.explanation or error}")
     return report
 
@@ -198,9 +198,9 @@ def _try(action: Callable[[], object]) -> str | None:
     try:
         action()
         return None
-    except sdk.NotFound:
+    except lazy.NotFound:
         return ""
-    except sdk.APIError as error:
+    except lazy.APIError as error:
         return f"{error.explanation or error}"
 
 
@@ -228,7 +228,7 @@ def cleanup_owned(
             return ident[:12]
         try:
             return inspect(ident)["Name"].lstrip("/") or ident[:12]
-        except (sdk.APIError, KeyError):
+        except (lazy.APIError, KeyError):
             return ident[:12]
 
     containers = owned.get("container", [])
@@ -269,7 +269,7 @@ def cleanup_owned(
     if owned.get("build") or before is None:
         try:
             api.prune_builds(all=True)
-        except sdk.APIError as error:
+        except lazy.APIError as error:
             report.problems.append(f"could not prune the build cache: {error.explanation or error}")
     return report
 
@@ -306,7 +306,7 @@ def restore_tags(
                 api.tag(image_id, repo, name, force=True)
             else:
                 report.problems.append(f"image {tag} existed before the example and was deleted by it")
-        except sdk.APIError as error:
+        except lazy.APIError as error:
             report.problems.append(f"could not restore {tag} from the mirror: {error.explanation or error}")
 
 

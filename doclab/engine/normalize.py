@@ -13,6 +13,7 @@ import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 from doclab.engine.names import ADJECTIVES
 
@@ -30,9 +31,15 @@ CHECKSUM_TOOLS = re.compile(r"\b(?:sha\d*sum|md5sum|b2sum|cksum|shasum|hashlib|o
 @dataclass(frozen=True)
 class Mask:
     name: str  # the place in Docker's output it covers, for the tests and for readers
-    pattern: re.Pattern[str]
+    source: str  # the regular expression (multi-line)
     replacement: str | Callable[[re.Match[str]], str]
     needles: tuple[str, ...] = ()  # text the pattern cannot match without: a cheap test first
+
+    @cached_property
+    def pattern(self) -> re.Pattern[str]:
+        # Compiled when the first output is judged, not at import: the masks cost 5 ms, which a check's
+        # first command would otherwise wait for.
+        return re.compile(self.source, re.MULTILINE)
 
     def apply(self, text: str) -> str:
         if self.needles and not any(needle in text for needle in self.needles):
@@ -41,7 +48,7 @@ class Mask:
 
 
 def _m(name: str, pattern: str, replacement: str, *needles: str) -> Mask:
-    return Mask(name, re.compile(pattern, re.MULTILINE), replacement, needles)
+    return Mask(name, pattern, replacement, needles)
 
 
 MASKS: tuple[Mask, ...] = (

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
-from doclab import sdk
+from doclab import lazy
 from doclab.engine.subcommands import shell_tokens
 
 if TYPE_CHECKING:
@@ -196,7 +196,7 @@ class CreateWatcher:
                     continue
                 try:
                     info = self.client.api.inspect_container(container_id)
-                except sdk.NotFound:
+                except lazy.NotFound:
                     continue
                 found = [
                     v
@@ -207,7 +207,7 @@ class CreateWatcher:
                 ]
                 if found:
                     self.violations.extend(found)
-                    with contextlib.suppress(sdk.APIError):
+                    with contextlib.suppress(lazy.APIError):
                         self.client.api.remove_container(container_id, force=True, v=True)
                     self.on_violation(found[0])
         except Exception:  # noqa: BLE001 -- the stream is closed (any error) when the example ends

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-import psutil
+from doclab import lazy
 
 OUTPUT_CAP = 1024 * 1024
 # The folder of the scratch where the example's own processes write what the driver reads back (the shell's
@@ -249,8 +249,8 @@ def _stale(folder: Path) -> bool:
 def pid_alive(pid: int) -> bool:
     """Is that process still running? A zombie counts as gone: it will never do anything again."""
     try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
+        return lazy.psutil.Process(pid).status() != lazy.psutil.STATUS_ZOMBIE
+    except lazy.psutil.Error:
         return False
 
 

@@ -22,7 +22,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from doclab import sdk
+from doclab import lazy
 from doclab.engine import durations, ledger, policy, ports
 from doclab.engine.cache import ResultCache, cache_key
 from doclab.engine.daemons import (
@@ -659,7 +659,7 @@ class Checker:
             try:
                 ids.append(f"{ref}={listing.get(ref) or context.client.api.inspect_image(ref)['Id']}")
                 continue
-            except sdk.ImageNotFound:
+            except lazy.ImageNotFound:
                 if name not in example.header.images:
                     continue
             repo, _, tag = ref.rpartition(":")
@@ -668,7 +668,7 @@ class Checker:
                 self._cleaned.pop(context.docker_host, None)
                 context.client.api.pull(repo, tag=tag)
                 ids.append(f"{ref}={context.client.api.inspect_image(ref)['Id']}")
-            except (sdk.APIError, sdk.RequestException) as error:
+            except (lazy.APIError, lazy.RequestException) as error:
                 mirror = self.facts.registry or "the lab registry mirror"
                 hint = (
                     f"the lab registry mirror at {mirror} is not answering: restart it with `python -m doclab up`"
@@ -759,7 +759,7 @@ class Checker:
                 port_locks.__exit__(None, None, None)
                 shutil.rmtree(scratch, ignore_errors=True)
 
-        sdk.preload()  # while the first example's commands run: its cleanup uses the SDK (doclab.sdk says why)
+        lazy.preload()  # while the first example's commands run: its cleanup uses the SDK (doclab.lazy says why)
         started = time.monotonic()
         try:
             with watcher:

@@ -11,9 +11,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import psutil
-
-from doclab import sdk
+from doclab import lazy
 from doclab.errors import DoclabError
 from doclab.lab import authz, dockerbin, network, pids, registry
 from doclab.lab.paths import DaemonPaths
@@ -26,7 +24,7 @@ START_TIMEOUT = 60
 
 
 def client(daemon: DaemonPaths, timeout: int = 120) -> docker.DockerClient:
-    return sdk.docker.DockerClient(base_url=daemon.host, timeout=timeout)
+    return lazy.docker.DockerClient(base_url=daemon.host, timeout=timeout)
 
 
 def config(daemon: DaemonPaths, chain: dockerbin.Toolchain) -> dict:
@@ -78,7 +76,7 @@ def answers(daemon: DaemonPaths) -> bool:
     try:
         with closing(client(daemon, timeout=3)) as api:
             return api.ping()
-    except sdk.request_errors(OSError):
+    except lazy.request_errors(OSError):
         return False
 
 
@@ -228,9 +226,9 @@ def stop(daemon: DaemonPaths) -> None:
         try:
             with closing(client(daemon, timeout=20)) as api:
                 for container in api.containers.list():
-                    with contextlib.suppress(sdk.APIError):
+                    with contextlib.suppress(lazy.APIError):
                         container.kill()
-        except sdk.request_errors():
+        except lazy.request_errors():
             pass
     if found:
         pids.terminate([found], timeout=20)
@@ -247,7 +245,7 @@ def unmount_under(folder: Path) -> None:
     prefix = str(folder.resolve()) if folder.exists() else str(folder)
     mounts = [
         part.mountpoint
-        for part in psutil.disk_partitions(all=True)
+        for part in lazy.psutil.disk_partitions(all=True)
         if part.mountpoint == prefix or part.mountpoint.startswith(prefix + "/")
     ]
     for point in sorted(mounts, key=len, reverse=True):

@@ -10,7 +10,7 @@ import contextlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from doclab import sdk
+from doclab import lazy
 
 if TYPE_CHECKING:
     import docker
@@ -44,7 +44,7 @@ def reset(client: docker.DockerClient, pins: dict[str, str]) -> list[str]:
     removed: list[str] = []
 
     def attempt(what: str, action: Callable[..., object], *args: object, **kwargs: object) -> None:
-        with contextlib.suppress(sdk.APIError):  # NotFound included: gone already is what we want
+        with contextlib.suppress(lazy.APIError):  # NotFound included: gone already is what we want
             action(*args, **kwargs)
             removed.append(what)
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from doclab import sdk
+from doclab import lazy
 from doclab.errors import DoclabError
 from doclab.lab import dockerbin, layers, ociimage, paths, registry, rootfs
 from doclab.lab.progress import Reporter
@@ -297,7 +297,7 @@ def provision(client: docker.DockerClient, wanted: dict[str, str], reporter: Rep
             if current.id == image_id:
                 continue
             old = current.id
-        except sdk.ImageNotFound:
+        except lazy.ImageNotFound:
             pass
         repository, version = split(tag)
         for chunk in client.api.pull(repository, version, stream=True, decode=True):
@@ -309,6 +309,6 @@ def provision(client: docker.DockerClient, wanted: dict[str, str], reporter: Rep
             try:
                 if not client.images.get(old).tags:
                     client.images.remove(old)
-            except sdk.APIError:
+            except lazy.APIError:
                 pass
     return pulled

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from doclab import sdk
+from doclab import lazy
 from doclab.errors import DoclabError
 from doclab.lab.layers import Layer
 
@@ -103,7 +103,7 @@ class Image:
 def push(registry: str, repository: str, tags: list[str], image: Image, timeout: float = 120) -> str:
     """Uploads blobs the registry lacks, then the manifest under each tag. Returns the manifest digest."""
     base = f"http://{registry}/v2/{repository}"
-    session = sdk.requests.Session()
+    session = lazy.requests.Session()
     try:
         blobs = [(layer.digest, layer.blob) for layer in image.layers]
         config = image.config_bytes()
@@ -131,7 +131,7 @@ def push(registry: str, repository: str, tags: list[str], image: Image, timeout:
             )
             _expect(put, HTTP_CREATED, f"push the manifest {repository}:{tag}")
         return sha256(manifest)
-    except sdk.RequestException as error:
+    except lazy.RequestException as error:
         raise DoclabError(f"the lab registry at {registry} did not take {repository}: {error}") from None
     finally:
         session.close()

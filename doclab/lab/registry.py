@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
-import urllib.error
-import urllib.request
 from pathlib import Path
 
+# urllib.request is imported by the functions that ask the registry: with http.client and ssl it costs
+# 20 ms, which every `doclab check` would pay for address() alone.
 from doclab.errors import DoclabError
 from doclab.lab import dockerbin, paths, pids
 from doclab.retry import wait_until
@@ -64,6 +64,9 @@ def our_pid() -> int | None:
 
 
 def answers() -> bool:
+    import urllib.error
+    import urllib.request
+
     try:
         with urllib.request.urlopen(f"http://{address()}/v2/", timeout=2) as response:
             return response.headers.get("Docker-Distribution-Api-Version") == "registry/2.0"
@@ -145,6 +148,9 @@ def stop() -> None:
 
 def manifest_digest(repository: str, tag: str) -> str | None:
     """The registry's digest for repository:tag, or None when it does not hold it."""
+    import urllib.error
+    import urllib.request
+
     request = urllib.request.Request(
         f"http://{address()}/v2/{repository}/manifests/{tag}",
         method="HEAD",
@@ -158,11 +164,17 @@ def manifest_digest(repository: str, tag: str) -> str | None:
 
 
 def catalog() -> list[str]:
+    import urllib.error
+    import urllib.request
+
     with urllib.request.urlopen(f"http://{address()}/v2/_catalog?n=1000", timeout=5) as response:
         return json.load(response).get("repositories", [])
 
 
 def delete_manifest(repository: str, tag: str) -> bool:
+    import urllib.error
+    import urllib.request
+
     digest = manifest_digest(repository, tag)
     if digest is None:
         return False

@@ -1,10 +1,10 @@
-"""The Docker SDK and requests, imported when something first uses them.
+"""Libraries imported when something first uses them: the Docker SDK, requests and psutil.
 
-Why: the two take about 100 ms to import, half of what a check spends before its first command. A check's
-first example needs only its daemon's ping and image listing, which doclab.unixhttp asks with the standard
-library; the SDK then loads on a thread of its own (`preload`) while that example's commands run, and is
-there when the example's cleanup needs it. Modules write `sdk.APIError`, `sdk.docker.DockerClient`: the
-first such access imports, the next ones are plain attribute reads.
+Why: together they take about 60 ms to import, more than half of what a check spends before its first
+command. A check's first example needs only its daemon's ping and image listings, which doclab.unixhttp asks
+with a socket; the libraries then load on a thread of their own (`preload`) while that example's commands
+run, and are there when its cleanup needs them. Modules write `lazy.APIError`, `lazy.docker.DockerClient`,
+`lazy.psutil.Process`: the first such access imports, the next ones are plain attribute reads.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # what mypy sees; at run time __getattr__ provides the same names
     import docker
+    import psutil
     import requests
     from docker.constants import MINIMUM_DOCKER_API_VERSION
     from docker.errors import APIError, DockerException, ImageNotFound, NotFound
@@ -23,6 +24,7 @@ if TYPE_CHECKING:  # what mypy sees; at run time __getattr__ provides the same n
 _WHERE = {  # name -> (module, attribute of it; "" for the module itself)
     "docker": ("docker", ""),
     "requests": ("requests", ""),
+    "psutil": ("psutil", ""),
     "MINIMUM_DOCKER_API_VERSION": ("docker.constants", "MINIMUM_DOCKER_API_VERSION"),
     "APIError": ("docker.errors", "APIError"),
     "DockerException": ("docker.errors", "DockerException"),
@@ -46,18 +48,23 @@ def __getattr__(name: str) -> Any:
 
 
 def request_errors(*also: type[BaseException]) -> tuple[type[BaseException], ...]:
-    """What a request through the SDK raises when it fails, and `also`: `except sdk.request_errors(OSError)`."""
+    """What a request through the SDK raises when it fails, and `also`: `except lazy.request_errors(OSError)`."""
     return (__getattr__("DockerException"), __getattr__("RequestException"), *also)
 
 
+def _load_all() -> None:
+    for name in ("docker", "psutil"):
+        __getattr__(name)
+
+
 def preload() -> None:
-    """Start importing the SDK on a daemon thread, once; nothing waits for it (a use imports, or waits)."""
+    """Start importing the libraries on a daemon thread, once; nothing waits for it (a use imports, or waits)."""
     global _preloaded  # noqa: PLW0603 -- once per process
     with _preloading:
         if _preloaded:
             return
         _preloaded = True
-    threading.Thread(target=__getattr__, args=("docker",), name="doclab-sdk", daemon=True).start()
+    threading.Thread(target=_load_all, name="doclab-preload", daemon=True).start()
 
 
 __all__ = [
@@ -69,6 +76,7 @@ __all__ = [
     "RequestException",
     "docker",
     "preload",
+    "psutil",
     "request_errors",
     "requests",
 ]

@@ -1,4 +1,4 @@
-"""The Docker SDK loads when first used (doclab.sdk), and what a check asks before that goes through doclab.unixhttp."""
+"""The Docker SDK loads when first used (doclab.lazy), and what a check asks before that goes through doclab.unixhttp."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from doclab import sdk, unixhttp
+from doclab import lazy, unixhttp
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,11 +32,11 @@ def test_a_name_is_the_sdks_own_once_used():
     import docker.errors
     import requests
 
-    assert sdk.APIError is docker.errors.APIError
-    assert sdk.docker is docker
-    assert sdk.request_errors(OSError) == (docker.errors.DockerException, requests.RequestException, OSError)
+    assert lazy.APIError is docker.errors.APIError
+    assert lazy.docker is docker
+    assert lazy.request_errors(OSError) == (docker.errors.DockerException, requests.RequestException, OSError)
     with pytest.raises(AttributeError, match="has no attribute 'Nothing'"):
-        _ = sdk.Nothing
+        _ = lazy.Nothing
 
 
 def test_no_socket_is_one_unanswered_line(tmp_path):
@@ -72,5 +72,5 @@ def test_a_200_gives_headers_and_json(tmp_path):
     reply = b"HTTP/1.1 200 OK\r\nApi-Version: 1.45\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
     _serve_once(tmp_path / "s.sock", reply)
     answer = unixhttp.get_ok(str(tmp_path / "s.sock"), "/images/json")
-    assert answer.headers.get("api-version") == "1.45"
+    assert answer.headers["api-version"] == "1.45"
     assert answer.json() == [{"Id": "sha256:1"}]
