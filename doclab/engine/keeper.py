@@ -177,17 +177,18 @@ class Keeper:
     def stop(self, reason: str) -> None:
         """End the whole example (policy refusal, daemon gone, Ctrl-C): every process in its sandbox dies."""
         self._stop_reason = self._stop_reason or reason
-        self._kill()
+        self.kill()
 
     def close(self) -> None:
-        self._kill()
+        self.kill()
         self._control.close()
         with contextlib.suppress(subprocess.TimeoutExpired):
             self._proc.wait(timeout=10)
         if self._proc.stderr is not None:
             self._proc.stderr.close()
 
-    def _kill(self) -> None:
+    def kill(self) -> None:
+        """Every process in the sandbox dies now; close() waits until the sandbox is gone."""
         # bwrap's group: its pid 1 dies with it, and with pid 1 the kernel kills everything in the namespace.
         self.confinement.thaw()
         with contextlib.suppress(ProcessLookupError):
@@ -211,7 +212,7 @@ class Keeper:
         finally:
             os.close(reader)
         if collected.status is None:  # timed out, capped or gone: nothing of the example may go on
-            self._kill()
+            self.kill()
         return self._outcome(
             started,
             collected.output[:cap],

@@ -737,12 +737,16 @@ class Checker:
         )
 
         def end_sandbox() -> None:
+            # Every process of the example is killed now; waiting until the sandbox is gone (1-8 ms, the kernel
+            # tearing its namespaces down) is the cleanup's first step, beside the next example's commands.
             if keeper is not None:
-                keeper.close()
+                keeper.kill()
             context.process = None
 
         def clean_up() -> CleanupReport | None:
             try:
+                if keeper is not None:
+                    keeper.close()  # nothing of the example runs while what it made is removed
                 if not daemon_alive(context):
                     context.gone = True
                     return None
