@@ -66,4 +66,6 @@ def sandbox_hooks() -> SandboxHooks:
         scratch_registry=scratch_registry.during_check,
         reap_scratch_registry=scratch_registry.reap,
         push_registries=authz.push_registries,
+        daemon_log_size=authz.daemon_log_size_for,
+        lost_streams=authz.lost_streams_for,
     )

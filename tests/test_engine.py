@@ -7,6 +7,8 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import docker
@@ -406,3 +408,69 @@ def test_every_sandbox_is_started_by_the_run_s_own_thread(tmp_path, monkeypatch)
     assert [r.status for r in report.results] == ["passed"] * 6, [r.message for r in report.results]
     assert len(started_by) >= 6
     assert {name.rsplit("_", 1)[0] for name in started_by} == {"doclab-sandboxes"}
+
+
+# -- an output dockerd lost (lab.daemon.LOST_STREAM) -------------------------------------------------------
+def _inject_lost_stream(host: str, fixture: Path | None, rewrite: str, stop: threading.Event) -> None:
+    """Fault injection: once the first run's session is open and its fixture copied, write dockerd's report of a
+    lost stream into the daemon's log (as dockerd does when the race hits), and change the fixture the next
+    run will copy. The example's first command sleeps, so the line lands inside its run."""
+    from doclab.lab import authz
+    from doclab.lab import daemon as dockerd
+
+    daemon = authz.daemon_for_host(host)
+    assert daemon is not None
+    while not stop.is_set() and authz.current_session(daemon) is None:
+        time.sleep(0.01)
+    time.sleep(0.2)
+    if fixture is not None:
+        fixture.write_text(rewrite)
+    with daemon.log_file.open("ab") as log:  # O_APPEND, as dockerd's own writes
+        log.write(b'time="injected" level=error msg="' + dockerd.LOST_STREAM + b'" test=doclab-fault-injection\n')
+
+
+def _check_with_lost_stream(lab_host: str, tmp_path: Path, example: Path, fixture: Path | None, rewrite: str = ""):
+    stop = threading.Event()
+    injector = threading.Thread(target=_inject_lost_stream, args=(lab_host, fixture, rewrite, stop))
+    injector.start()
+    try:
+        return only(check(lab_host, tmp_path, example, use_cache=False))
+    finally:
+        stop.set()
+        injector.join()
+
+
+def test_a_failure_after_dockerd_lost_an_output_is_judged_on_a_second_run(lab_host, tmp_path):
+    # The first run sees the fixture's "first"; dockerd's log then says it lost a stream, and the second run,
+    # with the fixture now saying "second", is the one judged: it passes, and its verdict says it ran twice.
+    example = tmp_path / "ex" / "lost.console"
+    example.parent.mkdir()
+    example.write_text('$ sleep 0.5\n$ docker run --rm -v "$PWD":/w busybox cat /w/state.txt\nsecond\n')
+    fixture = tmp_path / "ex" / "lost" / "state.txt"
+    fixture.parent.mkdir()
+    fixture.write_text("first\n")
+    result = _check_with_lost_stream(lab_host, tmp_path, example, fixture, "second\n")
+    assert result.status == "passed", result.message + result.detail
+    assert result.message == (
+        "ex/lost.console: run twice: dockerd lost a container's output during the first run (its log says "
+        "`stream copy error: reading from a closed fifo`), so the first run's output could not be judged"
+    ).replace("ex/lost.console", result.path)
+
+
+def test_a_drift_that_a_second_run_shows_again_fails_and_says_so(lab_host, tmp_path):
+    example = tmp_path / "ex" / "drift.console"
+    example.parent.mkdir()
+    example.write_text("$ sleep 0.5\n$ docker run --rm busybox echo hello\ngoodbye\n")
+    result = _check_with_lost_stream(lab_host, tmp_path, example, None)
+    assert (result.status, result.reason) == ("failed", "output drift")
+    assert result.detail.startswith(f"{result.path}: run twice: dockerd lost a container's output")
+    assert "-goodbye\n+hello" in result.detail
+
+
+def test_a_drift_dockerd_did_not_cause_runs_once(lab_host, tmp_path):
+    example = tmp_path / "ex" / "drift.console"
+    example.parent.mkdir()
+    example.write_text("$ docker run --rm busybox echo hello\ngoodbye\n")
+    result = only(check(lab_host, tmp_path, example, use_cache=False))
+    assert (result.status, result.reason) == ("failed", "output drift")
+    assert "run twice" not in result.detail and "run twice" not in result.message

@@ -44,6 +44,8 @@ def cmd_check(args: Namespace, facts: LabFacts) -> int:
                 style=_STYLE[result.status],
                 markup=False,
             )
+            if result.status == "passed" and result.message:  # a note on how it was judged (a second run)
+                err().print(f"         {result.message}", style="dim", markup=False)
 
     checker = Checker(facts, jobs=args.jobs, update=args.update, use_cache=not args.no_cache, on_result=show)
     report = checker.run([Path(p) for p in args.paths])

@@ -327,6 +327,8 @@ class SandboxHooks:
     scratch_registry: Callable[[], contextlib.AbstractContextManager]  # the registry examples push to, for a check
     reap_scratch_registry: Callable[[], bool]  # stop and wipe the one a killed check left
     push_registries: Callable[[], list[str]]
+    daemon_log_size: Callable[[str], int]  # docker_host -> its dockerd's log size now, for lost_streams
+    lost_streams: Callable[[str, int], int]  # docker_host, a log size -> output streams dockerd lost since
 
 
 OTHER_DAEMON_UID = 60000  # the example user on a daemon that is not the lab's (it gets the socket's group)

@@ -58,6 +58,16 @@ if TYPE_CHECKING:
     import docker
 
 
+# Why an example whose output drifted runs a second time (Checker.run's workers)
+LOST_STREAM_NOTE = (
+    "dockerd lost a container's output during the first run (its log says `stream copy error: reading from a "
+    "closed fifo`), so the first run's output could not be judged"
+)
+
+
+_NOT_RUN_AGAIN = ("refused by policy", "daemon went away")
+
+
 @dataclass(frozen=True)
 class Pending:
     """An example that passed the static checks and missed the cache: what running it needs."""
@@ -68,6 +78,7 @@ class Pending:
     prepared_on: str
     fixtures: tuple[str, ...]  # its fixture files that are text, read once: for its ports and the registry's
     pushes: bool  # it names the scratch registry's port (_names_scratch_registry)
+    second_run: bool = False  # run again: dockerd lost a container's output stream during the first run
 
 
 def _reordered(work: queue.Queue[Pending], known: dict[str, float]) -> queue.Queue[Pending]:
@@ -185,6 +196,7 @@ class _Ran:
     refusal: list[policy.Violation]
     seconds: float
     clean_up: Callable[[], CleanupReport | None]
+    lost_streams: int = 0  # how many times dockerd said it lost a container's output during the run
 
 
 class Checker:
@@ -321,12 +333,16 @@ class Checker:
             assert not isinstance(done, Pending)
             return done
 
-        def conclude(ran: _Ran) -> None:
+        def concluded(ran: _Ran) -> Result:
             try:
                 result = step(ran.pending.prepared.example, ran.context, partial(self._conclude, ran))
             finally:
                 pool_of(ran.context.docker_host).give_back(ran.context)
-            emit(result)
+            assert isinstance(result, Result)
+            return result
+
+        def conclude(ran: _Ran) -> None:
+            emit(concluded(ran))
 
         def worker(context: DaemonContext, done: threading.Event) -> None:
             pool = pools[context.docker_host]
@@ -342,7 +358,16 @@ class Checker:
                                 return
                             lent = pool.take()
                             ran = step(pending.prepared.example, lent, partial(self._execute, pending, lent))
-                            if isinstance(ran, _Ran):
+                            if isinstance(ran, _Ran) and ran.lost_streams and not pending.second_run:
+                                # dockerd lost a container's output (daemon.LOST_STREAM in the lab): judged now,
+                                # and a failure is not the example's until a second run shows it again (a
+                                # refusal or a daemon gone are not the output's)
+                                result = concluded(ran)
+                                if result.status == "failed" and result.reason not in _NOT_RUN_AGAIN:
+                                    work.put(replace(pending, second_run=True))
+                                else:
+                                    emit(result)
+                            elif isinstance(ran, _Ran):
                                 concluding.submit(conclude, ran)
                             else:
                                 pool.give_back(lent)
@@ -617,6 +642,13 @@ class Checker:
                     f"{rel}: could not clean up after the example: " + "; ".join(cleaned.problems),
                     "cleanup failed",
                 )
+        if pending.second_run:  # said in its verdict either way: how it was judged is not hidden
+            note = f"{rel}: run twice: {LOST_STREAM_NOTE}"
+            outcome = (
+                replace(outcome, message=note)
+                if outcome.status == "passed"
+                else replace(outcome, detail=f"{note}\n{outcome.detail}")
+            )
         if outcome.recorded is not None and outcome.status == "passed":
             prepared.example.path.write_text(outcome.recorded, encoding="utf-8")
         if outcome.status == "passed" and self.cache is not None:
@@ -764,6 +796,7 @@ class Checker:
                 shutil.rmtree(scratch, ignore_errors=True)
 
         lazy.preload()  # while the first example's commands run: its cleanup uses the SDK (doclab.lazy says why)
+        log_size = hooks.daemon_log_size(host) if hooks is not None else 0
         started = time.monotonic()
         try:
             with watcher:
@@ -774,7 +807,8 @@ class Checker:
             raise
         seconds = time.monotonic() - started
         end_sandbox()
-        return _Ran(pending, context, record, refusal, seconds, clean_up)
+        lost = hooks.lost_streams(host, log_size) if hooks is not None else 0
+        return _Ran(pending, context, record, refusal, seconds, clean_up, lost)
 
     def _sandbox(self, host: str) -> _Sandbox:
         """A fresh scratch folder (never /tmp) with work/, home/ and RETURNS, the example's environment, and its

@@ -149,6 +149,29 @@ def check_not_overlayfs(folder: Path) -> None:
         )
 
 
+# dockerd's own report that it closed a container's output stream before reading it: a race in moby 26 with
+# containerd 1.7 when the machine is busy and the container ends at once. What the container printed is then
+# lost to `docker run` and `docker logs` alike (seen as an empty output where the recording has lines).
+LOST_STREAM = b"stream copy error: reading from a closed fifo"
+
+
+def log_size(daemon: DaemonPaths) -> int:
+    try:
+        return daemon.log_file.stat().st_size
+    except OSError:
+        return 0
+
+
+def lost_streams(daemon: DaemonPaths, since: int) -> int:
+    """How many times dockerd said it lost a container's output stream, in its log after byte `since`."""
+    try:
+        with daemon.log_file.open("rb") as log:
+            log.seek(since)
+            return log.read().count(LOST_STREAM)
+    except OSError:
+        return 0
+
+
 def log_tail(daemon: DaemonPaths, start: int = 0, lines: int = 3) -> str:
     try:
         with daemon.log_file.open("rb") as log:

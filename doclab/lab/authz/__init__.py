@@ -214,6 +214,21 @@ def example_cgroups_for(docker_host: str) -> list[str]:
     return sorted({str(group) for group in limits.example_cgroups(daemon).values() if group.is_dir()})
 
 
+# doclab.lab.daemon imports this module: the two below import it where they use it.
+def daemon_log_size_for(docker_host: str) -> int:
+    from doclab.lab import daemon as dockerd
+
+    daemon = daemon_for_host(docker_host)
+    return dockerd.log_size(daemon) if daemon is not None else 0
+
+
+def lost_streams_for(docker_host: str, since: int) -> int:
+    from doclab.lab import daemon as dockerd
+
+    daemon = daemon_for_host(docker_host)
+    return dockerd.lost_streams(daemon, since) if daemon is not None else 0
+
+
 def owned_for(docker_host: str) -> dict[str, list[str]]:
     daemon = daemon_for_host(docker_host)
     return owned(daemon) if daemon is not None else {}
