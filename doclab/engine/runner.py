@@ -58,14 +58,13 @@ if TYPE_CHECKING:
     import docker
 
 
-# Why an example whose output drifted runs a second time (Checker.run's workers)
+# What the verdict of an example run a second time says (see Checker.run's workers)
 LOST_STREAM_NOTE = (
     "dockerd lost a container's output during the first run (its log says `stream copy error: reading from a "
     "closed fifo`), so the first run's output could not be judged"
 )
 
-
-_NOT_RUN_AGAIN = ("refused by policy", "daemon went away")
+_NOT_RUN_AGAIN = ("refused by policy", "daemon went away")  # failures that are not the lost output's
 
 
 @dataclass(frozen=True)
