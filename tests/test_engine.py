@@ -429,12 +429,14 @@ def _inject_lost_stream(host: str, fixture: Path | None, rewrite: str, stop: thr
         log.write(b'time="injected" level=error msg="' + dockerd.LOST_STREAM + b'" test=doclab-fault-injection\n')
 
 
-def _check_with_lost_stream(lab_host: str, tmp_path: Path, example: Path, fixture: Path | None, rewrite: str = ""):
+def _check_with_lost_stream(
+    lab_host: str, tmp_path: Path, example: Path, fixture: Path | None, rewrite: str = "", update: bool = False
+):
     stop = threading.Event()
     injector = threading.Thread(target=_inject_lost_stream, args=(lab_host, fixture, rewrite, stop))
     injector.start()
     try:
-        return only(check(lab_host, tmp_path, example, use_cache=False))
+        return only(check(lab_host, tmp_path, example, use_cache=False, update=update))
     finally:
         stop.set()
         injector.join()
@@ -474,3 +476,17 @@ def test_a_drift_dockerd_did_not_cause_runs_once(lab_host, tmp_path):
     result = only(check(lab_host, tmp_path, example, use_cache=False))
     assert (result.status, result.reason) == ("failed", "output drift")
     assert "run twice" not in result.detail and "run twice" not in result.message
+
+
+def test_update_never_records_a_run_whose_output_dockerd_lost(lab_host, tmp_path):
+    # --update: the first run's output ("first") is not written over the recording; the second run's is.
+    example = tmp_path / "ex" / "rec.console"
+    example.parent.mkdir()
+    example.write_text('$ sleep 0.5\n$ docker run --rm -v "$PWD":/w busybox cat /w/state.txt\nold\n')
+    fixture = tmp_path / "ex" / "rec" / "state.txt"
+    fixture.parent.mkdir()
+    fixture.write_text("first\n")
+    result = _check_with_lost_stream(lab_host, tmp_path, example, fixture, "second\n", update=True)
+    assert result.status == "passed", result.message + result.detail
+    assert result.message.startswith(f"{result.path}: run twice: dockerd lost a container's output")
+    assert example.read_text().endswith("/w/state.txt\nsecond\n")

@@ -641,6 +641,15 @@ class Checker:
                     f"{rel}: could not clean up after the example: " + "; ".join(cleaned.problems),
                     "cleanup failed",
                 )
+        if ran.lost_streams and outcome.recorded is not None:
+            # --update: what a run that lost an output printed is never written over the recording
+            outcome = Outcome.failed(
+                None,
+                f"{rel}: dockerd lost a container's output in both runs, so nothing was recorded: run `--update` again"
+                if pending.second_run
+                else f"{rel}: {LOST_STREAM_NOTE}",
+                "lost output",
+            )
         if pending.second_run:  # said in its verdict either way: how it was judged is not hidden
             note = f"{rel}: run twice: {LOST_STREAM_NOTE}"
             outcome = (
