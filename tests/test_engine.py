@@ -442,21 +442,27 @@ def _check_with_lost_stream(
         injector.join()
 
 
+def _example_reading_its_fixture(tmp_path: Path, recorded: str) -> tuple[Path, Path]:
+    """An example that prints its fixture file, which says "first" (the injector makes it "second")."""
+    example = tmp_path / "ex" / "state.console"
+    example.parent.mkdir()
+    example.write_text(f'$ sleep 0.5\n$ docker run --rm -v "$PWD":/w busybox cat /w/state.txt\n{recorded}\n')
+    fixture = tmp_path / "ex" / "state" / "state.txt"
+    fixture.parent.mkdir()
+    fixture.write_text("first\n")
+    return example, fixture
+
+
 def test_a_failure_after_dockerd_lost_an_output_is_judged_on_a_second_run(lab_host, tmp_path):
     # The first run sees the fixture's "first"; dockerd's log then says it lost a stream, and the second run,
     # with the fixture now saying "second", is the one judged: it passes, and its verdict says it ran twice.
-    example = tmp_path / "ex" / "lost.console"
-    example.parent.mkdir()
-    example.write_text('$ sleep 0.5\n$ docker run --rm -v "$PWD":/w busybox cat /w/state.txt\nsecond\n')
-    fixture = tmp_path / "ex" / "lost" / "state.txt"
-    fixture.parent.mkdir()
-    fixture.write_text("first\n")
+    example, fixture = _example_reading_its_fixture(tmp_path, "second")
     result = _check_with_lost_stream(lab_host, tmp_path, example, fixture, "second\n")
     assert result.status == "passed", result.message + result.detail
     assert result.message == (
-        "ex/lost.console: run twice: dockerd lost a container's output during the first run (its log says "
+        f"{result.path}: run twice: dockerd lost a container's output during the first run (its log says "
         "`stream copy error: reading from a closed fifo`), so the first run's output could not be judged"
-    ).replace("ex/lost.console", result.path)
+    )
 
 
 def test_a_drift_that_a_second_run_shows_again_fails_and_says_so(lab_host, tmp_path):
@@ -480,12 +486,7 @@ def test_a_drift_dockerd_did_not_cause_runs_once(lab_host, tmp_path):
 
 def test_update_never_records_a_run_whose_output_dockerd_lost(lab_host, tmp_path):
     # --update: the first run's output ("first") is not written over the recording; the second run's is.
-    example = tmp_path / "ex" / "rec.console"
-    example.parent.mkdir()
-    example.write_text('$ sleep 0.5\n$ docker run --rm -v "$PWD":/w busybox cat /w/state.txt\nold\n')
-    fixture = tmp_path / "ex" / "rec" / "state.txt"
-    fixture.parent.mkdir()
-    fixture.write_text("first\n")
+    example, fixture = _example_reading_its_fixture(tmp_path, "old")
     result = _check_with_lost_stream(lab_host, tmp_path, example, fixture, "second\n", update=True)
     assert result.status == "passed", result.message + result.detail
     assert result.message.startswith(f"{result.path}: run twice: dockerd lost a container's output")
