@@ -47,8 +47,8 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-def request_errors(*also: type[BaseException]) -> tuple[type[BaseException], ...]:
-    """What a request through the SDK raises when it fails, and `also`: `except lazy.request_errors(OSError)`."""
+def sdk_errors(*also: type[BaseException]) -> tuple[type[BaseException], ...]:
+    """What a request through the SDK raises when it fails, and `also`: `except lazy.sdk_errors(OSError)`."""
     return (__getattr__("DockerException"), __getattr__("RequestException"), *also)
 
 
@@ -77,6 +77,6 @@ __all__ = [
     "docker",
     "preload",
     "psutil",
-    "request_errors",
     "requests",
+    "sdk_errors",
 ]

@@ -65,7 +65,7 @@ def probe(docker_host: str) -> Engine:
 def request_errors(*also: type[BaseException]) -> tuple[type[BaseException], ...]:
     """What a failed request to a daemon raises, through the SDK or doclab.unixhttp, and `also`: for `except`,
     which evaluates it only once an exception is on its way (so the SDK is imported only then)."""
-    return lazy.request_errors(unixhttp.Unanswered, *also)
+    return lazy.sdk_errors(unixhttp.Unanswered, *also)
 
 
 def short_reason(error: BaseException) -> str:

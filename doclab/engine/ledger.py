@@ -39,15 +39,14 @@ class Snapshot:
     digests: dict[str, list[str]] = field(default_factory=dict)  # image id -> repo digests (pins)
 
     @classmethod
-    def take(cls, client: docker.DockerClient, images_only: bool = False) -> Snapshot:
-        """What the daemon holds. `images_only` when the plugin's ledger names what the example creates: then
-        only the images before it are needed (the tags to put back, the images to compare with)."""
+    def take(cls, client: docker.DockerClient) -> Snapshot:
+        """Everything the daemon holds: what a daemon without the lab's plugin is compared with afterwards (on a
+        lab daemon the ledger names what the example creates, and `of_images` is enough)."""
         api = client.api
         snapshot = cls.of_images(api.images(all=True))
-        if not images_only:
-            snapshot.containers = sorted(c["Id"] for c in api.containers(all=True))
-            snapshot.volumes = sorted(v["Name"] for v in (api.volumes().get("Volumes") or []))
-            snapshot.networks = sorted(n["Id"] for n in api.networks())
+        snapshot.containers = sorted(c["Id"] for c in api.containers(all=True))
+        snapshot.volumes = sorted(v["Name"] for v in (api.volumes().get("Volumes") or []))
+        snapshot.networks = sorted(n["Id"] for n in api.networks())
         return snapshot
 
     @classmethod

@@ -76,7 +76,7 @@ def answers(daemon: DaemonPaths) -> bool:
     try:
         with closing(client(daemon, timeout=3)) as api:
             return api.ping()
-    except lazy.request_errors(OSError):
+    except lazy.sdk_errors(OSError):
         return False
 
 
@@ -251,7 +251,7 @@ def stop(daemon: DaemonPaths) -> None:
                 for container in api.containers.list():
                     with contextlib.suppress(lazy.APIError):
                         container.kill()
-        except lazy.request_errors():
+        except lazy.sdk_errors():
             pass
     if found:
         pids.terminate([found], timeout=20)

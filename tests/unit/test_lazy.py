@@ -34,7 +34,7 @@ def test_a_name_is_the_sdks_own_once_used():
 
     assert lazy.APIError is docker.errors.APIError
     assert lazy.docker is docker
-    assert lazy.request_errors(OSError) == (docker.errors.DockerException, requests.RequestException, OSError)
+    assert lazy.sdk_errors(OSError) == (docker.errors.DockerException, requests.RequestException, OSError)
     with pytest.raises(AttributeError, match="has no attribute 'Nothing'"):
         _ = lazy.Nothing
 
